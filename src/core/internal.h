@@ -1,0 +1,90 @@
+/*
+ * Internal helpers shared by the library's modules. Not installed.
+ * Names are ps__ (internal, non-static) or PS__ (macros).
+ */
+#ifndef PS_INTERNAL_H
+#define PS_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "proxystore/alloc.h"
+#include "proxystore/bytes.h"
+#include "proxystore/key.h"
+#include "proxystore/status.h"
+#include "proxystore/util.h"
+
+/* Size of the thread-local error message buffer. */
+#define PS__ERRMSG_SIZE 1024
+
+/* Set the thread-local message (printf-style) and return `st`. */
+ps_status ps__seterr(ps_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ps_status ps__vseterr(ps_status st, const char *fmt, va_list ap);
+
+/* Prefix the current message: "<prefix>: <old message>". Returns `st`. */
+ps_status ps__preferr(ps_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when this thread's message is empty. */
+bool ps__errmsg_empty(void);
+
+/* Return `st` with a message when `cond` holds. */
+#define PS__RETURN_IF(cond, st, ...)                                                               \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            return ps__seterr((st), __VA_ARGS__);                                                  \
+    } while (0)
+
+/* Return a failing status as is (its message is already set). */
+#define PS__FORWARD(expr)                                                                          \
+    do {                                                                                           \
+        ps_status ps__st_ = (expr);                                                                \
+        if (ps__st_ != PS_OK)                                                                      \
+            return ps__st_;                                                                        \
+    } while (0)
+
+/* Out-of-memory with a message naming what was being allocated. */
+#define PS__ENOMEM(what) ps__seterr(PS_ENOMEM, "out of memory (%s)", (what))
+
+/* ---- JSON helpers (jansson) --------------------------------------------- */
+
+/* Parse JSON text into an object; PS_EINVAL with jansson's message. */
+ps_status ps__json_parse_object(const char *text, const char *what, json_t **out);
+
+/* Serialize compactly with sorted keys; `*out` from ps_malloc. */
+ps_status ps__json_dump(const json_t *value, char **out);
+
+/*
+ * Check that every key of `obj` is one of the NULL-terminated `allowed`
+ * names; otherwise PS_EINVAL "<what>: unknown field \"x\"".
+ */
+ps_status ps__json_check_fields(const json_t *obj, const char *what, const char *const *allowed);
+
+/* Typed optional getters: absent keeps *out; wrong type is PS_EINVAL. */
+ps_status ps__json_get_string(const json_t *obj, const char *what, const char *name,
+                              const char **out);
+ps_status ps__json_get_bool(const json_t *obj, const char *what, const char *name, bool *out);
+ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name,
+                           long long *out);
+
+/* ---- misc --------------------------------------------------------------- */
+
+/* FNV-1a 64-bit hash. */
+uint64_t ps__hash64(const void *data, size_t len);
+
+/* Wall clock in seconds (double). */
+double ps__wall_time(void);
+
+/* One-time library setup (jansson allocator, builtin codecs and connectors).
+ * Called lazily by the registries; idempotent and thread-safe. */
+void ps__init_once(void);
+
+/* Set up the builtin connector types (called by ps__init_once). */
+void ps__connectors_init_builtin(void);
+/* Set up the builtin codecs (called by ps__init_once). */
+void ps__codecs_init_builtin(void);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * Keys: an immutable connector type plus fields, with one canonical text.
+ * Memory layout: one allocation holding the struct, the field pointers, the
+ * decoded fields and the canonical text.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "proxystore/sys/connector.h"
+
+struct ps_key {
+    uint64_t hash;
+    size_t nfields;
+    size_t text_len;
+    const char *type; /* points into text, NUL-terminated copy after fields */
+    const char *text;
+    const char *fields[];
+};
+
+static bool ps__unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static bool ps__type_ok(const char *type, size_t len)
+{
+    if (len == 0 || len > 32)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = type[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static const char ps__hex[] = "0123456789ABCDEF";
+
+static int ps__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1; /* lower case is not canonical */
+}
+
+ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields, ps_key **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_new: out is NULL");
+    *out = NULL;
+    PS__RETURN_IF(type == NULL, PS_EINVAL, "ps_key_new: type is NULL");
+    size_t tlen = strlen(type);
+    PS__RETURN_IF(!ps__type_ok(type, tlen), PS_EINVAL,
+                  "ps_key_new: invalid key type \"%.40s\" (want [a-z0-9_]{1,32})", type);
+    PS__RETURN_IF(nfields == 0 || nfields > PS_KEY_MAX_FIELDS, PS_EINVAL,
+                  "ps_key_new: a key has 1 to %d fields, not %zu", PS_KEY_MAX_FIELDS, nfields);
+    PS__RETURN_IF(fields == NULL, PS_EINVAL, "ps_key_new: fields is NULL");
+    size_t raw = 0, text_len = tlen + 1;
+    for (size_t i = 0; i < nfields; i++) {
+        PS__RETURN_IF(fields[i] == NULL, PS_EINVAL, "ps_key_new: field %zu is NULL", i);
+        size_t flen = strlen(fields[i]);
+        PS__RETURN_IF(flen > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_new: field %zu is too long", i);
+        raw += flen + 1;
+        for (size_t j = 0; j < flen; j++)
+            text_len += ps__unreserved((unsigned char)fields[i][j]) ? 1 : 3;
+        text_len += (i + 1 < nfields) ? 1 : 0;
+    }
+    PS__RETURN_IF(text_len > PS_KEY_MAX_TEXT, PS_EINVAL,
+                  "ps_key_new: key text would be %zu bytes, more than %d", text_len,
+                  PS_KEY_MAX_TEXT);
+    size_t size = sizeof(ps_key) + nfields * sizeof(char *) + raw + text_len + 1 + tlen + 1;
+    ps_key *k = ps_malloc(size);
+    if (k == NULL)
+        return PS__ENOMEM("key");
+    char *p = (char *)k + sizeof(ps_key) + nfields * sizeof(char *);
+    k->nfields = nfields;
+    for (size_t i = 0; i < nfields; i++) {
+        size_t flen = strlen(fields[i]);
+        memcpy(p, fields[i], flen + 1);
+        k->fields[i] = p;
+        p += flen + 1;
+    }
+    char *text = p;
+    memcpy(p, type, tlen);
+    p += tlen;
+    *p++ = ':';
+    for (size_t i = 0; i < nfields; i++) {
+        for (const unsigned char *s = (const unsigned char *)fields[i]; *s; s++) {
+            if (ps__unreserved(*s)) {
+                *p++ = (char)*s;
+            } else {
+                *p++ = '%';
+                *p++ = ps__hex[*s >> 4];
+                *p++ = ps__hex[*s & 15];
+            }
+        }
+        if (i + 1 < nfields)
+            *p++ = '/';
+    }
+    *p++ = '\0';
+    k->text = text;
+    k->text_len = (size_t)(p - text - 1);
+    memcpy(p, type, tlen + 1);
+    k->type = p;
+    k->hash = ps__hash64(k->text, k->text_len);
+    *out = k;
+    return PS_OK;
+}
+
+ps_status ps_key_parse(const char *text, ps_key **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_parse: out is NULL");
+    *out = NULL;
+    PS__RETURN_IF(text == NULL, PS_EINVAL, "ps_key_parse: text is NULL");
+    size_t len = strnlen(text, PS_KEY_MAX_TEXT + 1);
+    PS__RETURN_IF(len > PS_KEY_MAX_TEXT, PS_EINVAL, "invalid key: longer than %d bytes",
+                  PS_KEY_MAX_TEXT);
+    const char *colon = memchr(text, ':', len);
+    PS__RETURN_IF(colon == NULL, PS_EINVAL, "invalid key \"%.64s\": no \"type:\" prefix", text);
+    size_t tlen = (size_t)(colon - text);
+    PS__RETURN_IF(!ps__type_ok(text, tlen), PS_EINVAL, "invalid key \"%.64s\": bad type", text);
+    char type[33];
+    memcpy(type, text, tlen);
+    type[tlen] = '\0';
+
+    /* Decode fields into one scratch buffer. */
+    size_t body_len = len - tlen - 1;
+    char *scratch = ps_malloc(body_len + 1);
+    if (scratch == NULL)
+        return PS__ENOMEM("key");
+    const char *fields[PS_KEY_MAX_FIELDS];
+    size_t nf = 0;
+    char *w = scratch;
+    fields[nf++] = w;
+    ps_status st = PS_OK;
+    for (const char *s = colon + 1; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '/') {
+            if (nf == PS_KEY_MAX_FIELDS) {
+                st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": more than %d fields", text,
+                                PS_KEY_MAX_FIELDS);
+                break;
+            }
+            *w++ = '\0';
+            fields[nf++] = w;
+        } else if (c == '%') {
+            int hi = s[1] ? ps__hexval(s[1]) : -1;
+            int lo = (hi >= 0 && s[2]) ? ps__hexval(s[2]) : -1;
+            if (hi < 0 || lo < 0) {
+                st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": bad %%-escape", text);
+                break;
+            }
+            unsigned char v = (unsigned char)(hi * 16 + lo);
+            if (v == 0 || ps__unreserved(v)) {
+                st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": non-canonical %%-escape", text);
+                break;
+            }
+            *w++ = (char)v;
+            s += 2;
+        } else if (ps__unreserved(c)) {
+            *w++ = (char)c;
+        } else {
+            st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": character 0x%02x must be escaped",
+                            text, c);
+            break;
+        }
+    }
+    *w = '\0';
+    if (st == PS_OK)
+        st = ps_key_new(type, nf, fields, out);
+    ps_free(scratch);
+    return st;
+}
+
+ps_status ps_key_dup(const ps_key *key, ps_key **out)
+{
+    PS__RETURN_IF(key == NULL || out == NULL, PS_EINVAL, "ps_key_dup: NULL argument");
+    return ps_key_new(key->type, key->nfields, key->fields, out);
+}
+
+void ps_key_free(ps_key *key)
+{
+    ps_free(key);
+}
+
+void ps_key_free_array(ps_key **keys, size_t n)
+{
+    if (keys == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        ps_key_free(keys[i]);
+        keys[i] = NULL;
+    }
+}
+
+const char *ps_key_str(const ps_key *key)
+{
+    return key ? key->text : NULL;
+}
+
+const char *ps_key_type(const ps_key *key)
+{
+    return key ? key->type : NULL;
+}
+
+size_t ps_key_nfields(const ps_key *key)
+{
+    return key ? key->nfields : 0;
+}
+
+const char *ps_key_field(const ps_key *key, size_t i)
+{
+    if (key == NULL || i >= key->nfields)
+        return NULL;
+    return key->fields[i];
+}
+
+bool ps_key_equal(const ps_key *a, const ps_key *b)
+{
+    if (a == NULL || b == NULL)
+        return false;
+    return a->hash == b->hash && a->text_len == b->text_len &&
+           memcmp(a->text, b->text, a->text_len) == 0;
+}
+
+uint64_t ps_key_hash(const ps_key *key)
+{
+    return key ? key->hash : 0;
+}
+
+ps_status ps_key_new_uuid(const char *type, size_t n_extra, const char *const *extra,
+                          ps_key **key)
+{
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "ps_key_new_uuid: key is NULL");
+    PS__RETURN_IF(n_extra + 1 > PS_KEY_MAX_FIELDS, PS_EINVAL, "ps_key_new_uuid: too many fields");
+    PS__RETURN_IF(n_extra > 0 && extra == NULL, PS_EINVAL, "ps_key_new_uuid: extra is NULL");
+    char uuid[PS_UUID_STR_LEN + 1];
+    const char *fields[PS_KEY_MAX_FIELDS];
+    PS__FORWARD(ps_uuid4(uuid));
+    fields[0] = uuid;
+    for (size_t i = 0; i < n_extra; i++)
+        fields[i + 1] = extra[i];
+    return ps_key_new(type, n_extra + 1, fields, key);
+}

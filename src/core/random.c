@@ -1,0 +1,110 @@
+/*
+ * Random bytes and UUID4 strings.
+ *
+ * Each thread keeps a pool of kernel randomness (getrandom) and refills it
+ * when empty, so ps_uuid4() makes one system call per 256 UUIDs. A fork
+ * handler bumps a generation counter so that a child never reuses bytes its
+ * parent already had in its pools.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "internal.h"
+
+#define PS__POOL_SIZE 4096
+
+static atomic_uint ps__fork_generation;
+static pthread_once_t ps__atfork_once = PTHREAD_ONCE_INIT;
+
+static _Thread_local struct {
+    unsigned char bytes[PS__POOL_SIZE];
+    size_t pos;
+    unsigned generation;
+    bool filled;
+} ps__pool;
+
+static void ps__on_fork_child(void)
+{
+    atomic_fetch_add(&ps__fork_generation, 1);
+}
+
+static void ps__register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, ps__on_fork_child);
+}
+
+static ps_status ps__fill(unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return ps__seterr(PS_EIO, "getrandom: %s", strerror(errno));
+        }
+        got += (size_t)r;
+    }
+    return PS_OK;
+}
+
+ps_status ps_random_bytes(void *buf, size_t n)
+{
+    PS__RETURN_IF(buf == NULL && n > 0, PS_EINVAL, "ps_random_bytes: buf is NULL");
+    pthread_once(&ps__atfork_once, ps__register_atfork);
+    unsigned gen = atomic_load(&ps__fork_generation);
+    if (!ps__pool.filled || ps__pool.generation != gen) {
+        ps__pool.pos = PS__POOL_SIZE; /* discard: refill below */
+        ps__pool.generation = gen;
+        ps__pool.filled = true;
+    }
+    if (n > PS__POOL_SIZE / 2)
+        return ps__fill(buf, n);
+    if (PS__POOL_SIZE - ps__pool.pos < n) {
+        PS__FORWARD(ps__fill(ps__pool.bytes, PS__POOL_SIZE));
+        ps__pool.pos = 0;
+    }
+    memcpy(buf, ps__pool.bytes + ps__pool.pos, n);
+    /* Never hand the same bytes out twice. */
+    memset(ps__pool.bytes + ps__pool.pos, 0, n);
+    ps__pool.pos += n;
+    return PS_OK;
+}
+
+ps_status ps_uuid4(char out[PS_UUID_STR_LEN + 1])
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_uuid4: out is NULL");
+    unsigned char b[16];
+    PS__FORWARD(ps_random_bytes(b, sizeof b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+    return PS_OK;
+}
+
+int ps_uuid_is_canonical(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    for (int i = 0; i < PS_UUID_STR_LEN; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return s[PS_UUID_STR_LEN] == '\0';
+}
