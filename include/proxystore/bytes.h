@@ -25,7 +25,10 @@ typedef struct ps_bytes {
     void *opaque; /**< passed to release */
 } ps_bytes;
 
-#define PS_BYTES_INIT {NULL, 0, NULL, NULL}
+#define PS_BYTES_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, NULL, NULL                                                                        \
+    }
 
 /** A read-only input slice, for batch calls. Never owns its bytes. */
 typedef struct ps_iov {

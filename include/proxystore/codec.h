@@ -55,8 +55,7 @@ PS_API ps_status ps_codec_register(const ps_codec *codec);
 PS_API const ps_codec *ps_codec_find(const char *name);
 
 /** Encode with `codec` (see ps_codec.encode). */
-PS_API ps_status ps_codec_encode(const ps_codec *codec, const void *in, size_t len,
-                                 ps_bytes *out);
+PS_API ps_status ps_codec_encode(const ps_codec *codec, const void *in, size_t len, ps_bytes *out);
 
 /** Decode with `codec` (see ps_codec.decode); `*in` is consumed. */
 PS_API ps_status ps_codec_decode(const ps_codec *codec, ps_bytes *in, ps_bytes *out);

@@ -62,8 +62,7 @@ PS_API void ps_put_options_init(ps_put_options *o);
  * An unknown kind or option is PS_EINVAL with a message naming it.
  * Ownership: `*out` is new; close it with ps_connector_close().
  */
-PS_API ps_status ps_connector_open(const char *kind, const char *options_json,
-                                   ps_connector **out);
+PS_API ps_status ps_connector_open(const char *kind, const char *options_json, ps_connector **out);
 
 /**
  * Close and free a connector. `clear` says whether its objects are removed

@@ -19,24 +19,24 @@ extern "C" {
 #endif
 
 typedef enum ps_status {
-    PS_OK = 0,           /**< success */
-    PS_ENOMEM = 1,       /**< out of memory */
-    PS_EINVAL = 2,       /**< invalid argument, key, configuration or token */
-    PS_NOT_FOUND = 3,    /**< no object is stored under the key */
-    PS_EEXIST = 4,       /**< a name is already taken (store registry, codec) */
-    PS_EIO = 5,          /**< file system or device error */
-    PS_ETIMEDOUT = 6,    /**< an operation timed out */
-    PS_ECONN = 7,        /**< could not connect, or the connection dropped */
-    PS_EPROTO = 8,       /**< the peer answered with an error or broke the protocol */
-    PS_ENOTSUP = 9,      /**< not supported (yet) by this connector or build */
+    PS_OK = 0,            /**< success */
+    PS_ENOMEM = 1,        /**< out of memory */
+    PS_EINVAL = 2,        /**< invalid argument, key, configuration or token */
+    PS_NOT_FOUND = 3,     /**< no object is stored under the key */
+    PS_EEXIST = 4,        /**< a name is already taken (store registry, codec) */
+    PS_EIO = 5,           /**< file system or device error */
+    PS_ETIMEDOUT = 6,     /**< an operation timed out */
+    PS_ECONN = 7,         /**< could not connect, or the connection dropped */
+    PS_EPROTO = 8,        /**< the peer answered with an error or broke the protocol */
+    PS_ENOTSUP = 9,       /**< not supported (yet) by this connector or build */
     PS_EUNAVAILABLE = 10, /**< a run-time dependency (e.g. libdaos) is missing */
-    PS_ESTATE = 11,      /**< the object is in the wrong state (closed, locked) */
-    PS_EINTERNAL = 12,   /**< a bug: an invariant did not hold */
-    PS_ETOOBIG = 13,     /**< an object exceeds a configured or protocol size limit */
-    PS_ENOPOLICY = 14,   /**< no connector policy matches (multi connector) */
-    PS_ECODEC = 15,      /**< encoding or decoding an object failed */
-    PS_EAUTH = 16,       /**< authentication was refused */
-    PS_ENOSPC = 17,      /**< a capacity limit (memory, objects) is reached */
+    PS_ESTATE = 11,       /**< the object is in the wrong state (closed, locked) */
+    PS_EINTERNAL = 12,    /**< a bug: an invariant did not hold */
+    PS_ETOOBIG = 13,      /**< an object exceeds a configured or protocol size limit */
+    PS_ENOPOLICY = 14,    /**< no connector policy matches (multi connector) */
+    PS_ECODEC = 15,       /**< encoding or decoding an object failed */
+    PS_EAUTH = 16,        /**< authentication was refused */
+    PS_ENOSPC = 17,       /**< a capacity limit (memory, objects) is reached */
     PS_STATUS_COUNT_ = 18 /**< not a status; one past the last value */
 } ps_status;
 

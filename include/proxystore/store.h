@@ -119,9 +119,9 @@ PS_API ps_status ps_store_put_batch(ps_store *store, size_t n, const ps_iov *ite
 #define PS_GET_OPTIONS_VERSION 1
 
 typedef struct ps_get_options {
-    unsigned version;      /**< PS_GET_OPTIONS_VERSION */
-    const char *codec;     /**< decode with this codec instead of the store's; NULL: store's */
-    bool has_default;      /**< return a copy of default_data instead of PS_NOT_FOUND */
+    unsigned version;  /**< PS_GET_OPTIONS_VERSION */
+    const char *codec; /**< decode with this codec instead of the store's; NULL: store's */
+    bool has_default;  /**< return a copy of default_data instead of PS_NOT_FOUND */
     const void *default_data;
     size_t default_len;
 } ps_get_options;

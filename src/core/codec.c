@@ -147,8 +147,7 @@ static ps_status ps__zstd_decode(ps_bytes *in, ps_bytes *out)
     return st;
 }
 
-static const ps_codec ps__codec_zstd = {PS_CODEC_VERSION, "zstd", ps__zstd_encode,
-                                        ps__zstd_decode};
+static const ps_codec ps__codec_zstd = {PS_CODEC_VERSION, "zstd", ps__zstd_encode, ps__zstd_decode};
 
 /* ---- registry ------------------------------------------------------------ */
 
@@ -179,8 +178,7 @@ static ps_status ps__codec_add(const ps_codec *codec)
     pthread_mutex_lock(&ps__codec_lock);
     for (size_t i = 0; i < ps__ncodecs; i++) {
         if (strcmp(ps__codecs[i]->name, codec->name) == 0) {
-            st = ps__seterr(PS_EEXIST, "a codec named \"%s\" is already registered",
-                            codec->name);
+            st = ps__seterr(PS_EEXIST, "a codec named \"%s\" is already registered", codec->name);
             goto out;
         }
     }
@@ -222,6 +220,17 @@ const ps_codec *ps_codec_find(const char *name)
     if (found == NULL)
         ps__seterr(PS_EINVAL, "unknown codec \"%.64s\"", name);
     return found;
+}
+
+size_t ps__codec_names(const char **names, size_t max)
+{
+    ps__init_once();
+    pthread_mutex_lock(&ps__codec_lock);
+    size_t n = ps__ncodecs < max ? ps__ncodecs : max;
+    for (size_t i = 0; i < n; i++)
+        names[i] = ps__codecs[i]->name;
+    pthread_mutex_unlock(&ps__codec_lock);
+    return n;
 }
 
 ps_status ps_codec_encode(const ps_codec *codec, const void *in, size_t len, ps_bytes *out)

@@ -48,8 +48,7 @@ static ps_status ps__type_add(const ps_connector_ops *ops)
                   "ps_connector_register: invalid type name (want [a-z0-9_]{1,32})");
     PS__RETURN_IF(!ops->open || !ops->close || !ops->config || !ops->put || !ops->get ||
                       !ops->exists || !ops->evict,
-                  PS_EINVAL, "ps_connector_register: \"%s\" lacks a required function",
-                  ops->name);
+                  PS_EINVAL, "ps_connector_register: \"%s\" lacks a required function", ops->name);
     PS__RETURN_IF((ops->new_key == NULL) != (ops->set == NULL), PS_EINVAL,
                   "ps_connector_register: \"%s\" must have both new_key and set, or neither",
                   ops->name);
@@ -196,8 +195,7 @@ ps_status ps_connector_from_config_json(json_t *config, ps_connector **out)
 {
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_connector_from_config: out is NULL");
     *out = NULL;
-    PS__RETURN_IF(!json_is_object(config), PS_EINVAL,
-                  "connector config: expected a JSON object");
+    PS__RETURN_IF(!json_is_object(config), PS_EINVAL, "connector config: expected a JSON object");
     static const char *const fields[] = {"kind", "options", NULL};
     PS__FORWARD(ps__json_check_fields(config, "connector config", fields));
     const char *kind = NULL;
@@ -219,7 +217,7 @@ ps_status ps_connector_close(ps_connector *conn, ps_clear clear)
                   PS_EINVAL, "ps_connector_close: invalid clear value %d", (int)clear);
     if (clear == PS_CLEAR_DEFAULT)
         clear = (conn->ops->default_clear && conn->ops->default_clear(conn->priv)) ? PS_CLEAR_ALL
-                                                                                  : PS_CLEAR_KEEP;
+                                                                                   : PS_CLEAR_KEEP;
     ps_clear_error();
     ps_status st = conn->ops->close(conn->priv, clear);
     if (st != PS_OK && ps__errmsg_empty())
@@ -384,8 +382,8 @@ ps_status ps_connector_put_batch(ps_connector *conn, size_t n, const ps_iov *ite
         st = conn->ops->put_batch(conn->priv, n, items, opts, keys);
     } else {
         for (size_t i = 0; i < n && st == PS_OK; i++)
-            st = conn->ops->put(conn->priv, items[i].data ? items[i].data : "", items[i].len,
-                                opts, &keys[i]);
+            st = conn->ops->put(conn->priv, items[i].data ? items[i].data : "", items[i].len, opts,
+                                &keys[i]);
     }
     if (st != PS_OK) {
         /* Roll back what was written; keep the first error's message. */

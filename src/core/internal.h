@@ -67,8 +67,7 @@ ps_status ps__json_check_fields(const json_t *obj, const char *what, const char 
 ps_status ps__json_get_string(const json_t *obj, const char *what, const char *name,
                               const char **out);
 ps_status ps__json_get_bool(const json_t *obj, const char *what, const char *name, bool *out);
-ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name,
-                           long long *out);
+ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name, long long *out);
 
 /* ---- misc --------------------------------------------------------------- */
 
@@ -82,8 +81,18 @@ double ps__wall_time(void);
  * Called lazily by the registries; idempotent and thread-safe. */
 void ps__init_once(void);
 
+/*
+ * Add run-time feature facts to the "features" object of ps_version_info().
+ * Defined in src/core/features.c; a module that has something to report
+ * (e.g. whether libdaos loads) adds one line there.
+ */
+void ps__features_report(json_t *features);
+
 /* Set up the builtin connector types (called by ps__init_once). */
 void ps__connectors_init_builtin(void);
+/* Copy up to `max` registered codec names (static strings) into `names`. */
+size_t ps__codec_names(const char **names, size_t max);
+
 /* Set up the builtin codecs (called by ps__init_once). */
 void ps__codecs_init_builtin(void);
 

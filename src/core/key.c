@@ -19,8 +19,8 @@ struct ps_key {
 
 static bool ps__unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static bool ps__type_ok(const char *type, size_t len)
@@ -230,8 +230,7 @@ uint64_t ps_key_hash(const ps_key *key)
     return key ? key->hash : 0;
 }
 
-ps_status ps_key_new_uuid(const char *type, size_t n_extra, const char *const *extra,
-                          ps_key **key)
+ps_status ps_key_new_uuid(const char *type, size_t n_extra, const char *const *extra, ps_key **key)
 {
     PS__RETURN_IF(key == NULL, PS_EINVAL, "ps_key_new_uuid: key is NULL");
     PS__RETURN_IF(n_extra + 1 > PS_KEY_MAX_FIELDS, PS_EINVAL, "ps_key_new_uuid: too many fields");

@@ -54,6 +54,8 @@ static ps_status ps__fill(unsigned char *buf, size_t n)
 ps_status ps_random_bytes(void *buf, size_t n)
 {
     PS__RETURN_IF(buf == NULL && n > 0, PS_EINVAL, "ps_random_bytes: buf is NULL");
+    if (n == 0)
+        return PS_OK;
     pthread_once(&ps__atfork_once, ps__register_atfork);
     unsigned gen = atomic_load(&ps__fork_generation);
     if (!ps__pool.filled || ps__pool.generation != gen) {

@@ -167,8 +167,8 @@ ps_status ps__json_parse_object(const char *text, const char *what, json_t **out
     ps__init_once();
     json_error_t err;
     json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &err);
-    PS__RETURN_IF(v == NULL, PS_EINVAL, "%s: invalid JSON at line %d column %d: %s", what,
-                  err.line, err.column, err.text);
+    PS__RETURN_IF(v == NULL, PS_EINVAL, "%s: invalid JSON at line %d column %d: %s", what, err.line,
+                  err.column, err.text);
     if (!json_is_object(v)) {
         json_decref(v);
         return ps__seterr(PS_EINVAL, "%s: expected a JSON object", what);
@@ -227,8 +227,7 @@ ps_status ps__json_get_bool(const json_t *obj, const char *what, const char *nam
     return PS_OK;
 }
 
-ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name,
-                           long long *out)
+ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name, long long *out)
 {
     json_t *v = json_object_get(obj, name);
     if (v == NULL)

@@ -16,7 +16,7 @@
     do {                                                                                           \
         ps_status ps_t_st_ = (expr);                                                               \
         if (ps_t_st_ != PS_OK)                                                                     \
-            fail_msg("%s returned %s: %s", #expr, ps_status_name(ps_t_st_), ps_last_error());    \
+            fail_msg("%s returned %s: %s", #expr, ps_status_name(ps_t_st_), ps_last_error());      \
     } while (0)
 
 /* Assert `expr` returns `want`, and that a failure left a message. */
@@ -24,10 +24,10 @@
     do {                                                                                           \
         ps_status ps_t_st_ = (expr);                                                               \
         if (ps_t_st_ != (want))                                                                    \
-            fail_msg("%s returned %s, want %s (%s)", #expr, ps_status_name(ps_t_st_),            \
+            fail_msg("%s returned %s, want %s (%s)", #expr, ps_status_name(ps_t_st_),              \
                      ps_status_name(want), ps_last_error());                                       \
-        if ((want) != PS_OK && (want) != PS_NOT_FOUND && ps_last_error()[0] == '\0')              \
-            fail_msg("%s failed with %s but left no message", #expr, ps_status_name(want));      \
+        if ((want) != PS_OK && (want) != PS_NOT_FOUND && ps_last_error()[0] == '\0')               \
+            fail_msg("%s failed with %s but left no message", #expr, ps_status_name(want));        \
     } while (0)
 
 /* Make a fresh empty directory under $TMPDIR (or /tmp); returns a malloc'd

@@ -48,9 +48,10 @@ static void test_rejects(void **state)
 {
     (void)state;
     ps_key *k = (ps_key *)0x1;
-    const char *bad[] = {"",          "nocolon",   ":abc",       "File:abc",   "file:a b",
-                         "file:%2f",  "file:%41",  "file:%",     "file:%4",    "file:%00",
-                         "file:a\nb", "toolongtypenameeeeeeeeeeeeeeeeeeeeeeeee:x"};
+    const char *bad[] = {"",         "nocolon",   ":abc",
+                         "File:abc", "file:a b",  "file:%2f",
+                         "file:%41", "file:%",    "file:%4",
+                         "file:%00", "file:a\nb", "toolongtypenameeeeeeeeeeeeeeeeeeeeeeeee:x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         PS_ASSERT_STATUS(ps_key_parse(bad[i], &k), PS_EINVAL);
         assert_null(k);

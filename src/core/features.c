@@ -1,0 +1,10 @@
+/*
+ * Run-time features reported by ps_version_info(). Each module that has a
+ * run-time fact to report adds it here.
+ */
+#include "internal.h"
+
+void ps__features_report(json_t *features)
+{
+    json_object_set_new(features, "threads", json_true());
+}

@@ -1,0 +1,47 @@
+/* Version and feature report. */
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+#include "proxystore/codec.h"
+#include "proxystore/sys/connector.h"
+
+const char *ps_version(void)
+{
+    return PS_VERSION_STRING;
+}
+
+ps_status ps_version_info(char **json)
+{
+    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_version_info: out is NULL");
+    *json = NULL;
+    ps__init_once();
+    json_t *root = json_object();
+    json_t *conns = json_array();
+    json_t *codecs = json_array();
+    json_t *features = json_object();
+    ps_status st = PS_OK;
+    if (!root || !conns || !codecs || !features) {
+        st = PS__ENOMEM("version info");
+        goto out;
+    }
+    for (size_t i = 0; ps_connector_type_name(i); i++)
+        json_array_append_new(conns, json_string(ps_connector_type_name(i)));
+    const char *names[64];
+    size_t n = ps__codec_names(names, 64);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(codecs, json_string(names[i]));
+    ps__features_report(features);
+    json_object_set_new(root, "version", json_string(PS_VERSION_STRING));
+    json_object_set_new(root, "version_hex", json_integer(PS_VERSION_HEX));
+    json_object_set(root, "connectors", conns);
+    json_object_set(root, "codecs", codecs);
+    json_object_set(root, "features", features);
+    st = ps__json_dump(root, json);
+out:
+    json_decref(conns);
+    json_decref(codecs);
+    json_decref(features);
+    json_decref(root);
+    return st;
+}
