@@ -17,5 +17,6 @@
 #include "connector.h"
 #include "store.h"
 #include "metrics.h"
+#include "proxy.h"
 
 #endif
