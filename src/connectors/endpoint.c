@@ -1,0 +1,807 @@
+/*
+ * The endpoint connector: upstream ProxyStore's EndpointConnector over
+ * libcurl. See include/proxystore/connectors/endpoint.h for the contract.
+ *
+ * Requests (upstream's REST API, docs/protocol.md):
+ *   GET  /endpoint                      -> {"uuid": "..."}
+ *   GET  /get?key=K&endpoint=E          -> 200 bytes | 404
+ *   GET  /exists?key=K&endpoint=E       -> {"exists": bool}
+ *   POST /set?key=K&endpoint=E  (body)  -> 200
+ *   POST /evict?key=K&endpoint=E        -> 200
+ *
+ * libcurl easy handles are kept in a small per-connector pool guarded by a
+ * mutex; a handle is used by one thread at a time and keeps its connection
+ * alive between requests.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+#include "proxystore/connectors/endpoint.h"
+#include "proxystore/sys/connector.h"
+#include "toml.h"
+
+#define EP_POOL_MAX           16
+#define EP_MAX_ENDPOINTS      64
+#define EP_MAX_OBJECT_ID      1024
+#define EP_CONNECT_TIMEOUT_MS 10000L
+#define EP_BODY_SNIPPET       200
+
+typedef struct ep_conn {
+    char uuid[PS_UUID_STR_LEN + 1]; /* the endpoint we talk to */
+    char *url;                      /* http://host:port, no trailing slash */
+    /* configuration, as given (normalized) */
+    char (*endpoints)[PS_UUID_STR_LEN + 1];
+    size_t n_endpoints;
+    char *proxystore_dir; /* NULL: default */
+    char *explicit_url;   /* NULL: discovered */
+    char *token;
+    long long timeout_ms;
+    char *auth_header; /* "Authorization: Bearer ..." or NULL */
+    pthread_mutex_t lock;
+    CURL *pool[EP_POOL_MAX];
+    size_t npool;
+} ep_conn;
+
+extern const ps_connector_ops ps__connector_endpoint;
+
+/* ---- libcurl setup ----------------------------------------------------------- */
+
+static pthread_once_t ep_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode ep_curl_init_rc;
+
+static void ep_curl_global_init(void)
+{
+    ep_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static CURL *ep_handle_take(ep_conn *c)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->npool > 0)
+        h = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->lock);
+    if (h == NULL)
+        h = curl_easy_init();
+    return h;
+}
+
+static void ep_handle_give(ep_conn *c, CURL *h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->npool < EP_POOL_MAX) {
+        c->pool[c->npool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+/* ---- UUIDs as upstream's UUID(s, version=4) ------------------------------------ */
+
+static int ep_hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Parse like Python's uuid.UUID(s, version=4): strip "urn:uuid:" and braces,
+ * drop hyphens, require 32 hex digits, then force version 4 and the RFC 4122
+ * variant. Writes the canonical lower-case form.
+ */
+static ps_status ep_parse_uuid(const char *s, char out[PS_UUID_STR_LEN + 1])
+{
+    PS__RETURN_IF(s == NULL, PS_EINVAL, "endpoint connector: UUID is NULL");
+    const char *p = s;
+    if (strncmp(p, "urn:", 4) == 0)
+        p += 4;
+    if (strncmp(p, "uuid:", 5) == 0)
+        p += 5;
+    size_t n = strlen(p);
+    while (n > 0 && (*p == '{'))
+        p++, n--;
+    while (n > 0 && p[n - 1] == '}')
+        n--;
+    unsigned char b[16];
+    int nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '-')
+            continue;
+        int v = ep_hexval(p[i]);
+        PS__RETURN_IF(v < 0 || nd >= 32, PS_EINVAL, "\"%.64s\" is not a valid UUID4", s);
+        if (nd % 2 == 0)
+            b[nd / 2] = (unsigned char)(v << 4);
+        else
+            b[nd / 2] |= (unsigned char)v;
+        nd++;
+    }
+    PS__RETURN_IF(nd != 32, PS_EINVAL, "\"%.64s\" is not a valid UUID4", s);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
+    return PS_OK;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+typedef struct ep_buf {
+    unsigned char *data;
+    size_t len, cap;
+    bool sized;   /* capacity taken from Content-Length */
+    CURL *handle; /* to query Content-Length on the first write */
+    bool oom;
+} ep_buf;
+
+static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    ep_buf *b = userdata;
+    size_t n = size * nmemb;
+    if (!b->sized) {
+        b->sized = true;
+        curl_off_t cl = -1;
+        if (curl_easy_getinfo(b->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+            cl > 0 && (unsigned long long)cl < (unsigned long long)SIZE_MAX / 2 && b->cap == 0) {
+            b->data = ps_malloc((size_t)cl);
+            if (b->data == NULL) {
+                b->oom = true;
+                return 0;
+            }
+            b->cap = (size_t)cl;
+        }
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *d = ps_realloc(b->data, cap);
+        if (d == NULL) {
+            b->oom = true;
+            return 0;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+/* Append "name=value" URL-encoded to the query being built. */
+static ps_status ep_append_param(CURL *h, char **url, size_t *len, const char *name,
+                                 const char *value)
+{
+    char *esc = curl_easy_escape(h, value, (int)strlen(value));
+    if (esc == NULL)
+        return PS__ENOMEM("URL");
+    size_t add = strlen(name) + strlen(esc) + 3;
+    char *u = ps_realloc(*url, *len + add);
+    if (u == NULL) {
+        curl_free(esc);
+        return PS__ENOMEM("URL");
+    }
+    *len += (size_t)snprintf(u + *len, add, "%c%s=%s", strchr(u, '?') ? '&' : '?', name, esc);
+    curl_free(esc);
+    *url = u;
+    return PS_OK;
+}
+
+static ps_status ep_build_url(CURL *h, const char *base, const char *route, const char *key,
+                              const char *endpoint, char **out)
+{
+    size_t len = strlen(base) + strlen(route);
+    char *url = ps_malloc(len + 1);
+    if (url == NULL)
+        return PS__ENOMEM("URL");
+    snprintf(url, len + 1, "%s%s", base, route);
+    ps_status st = PS_OK;
+    if (key)
+        st = ep_append_param(h, &url, &len, "key", key);
+    if (st == PS_OK && endpoint && *endpoint)
+        st = ep_append_param(h, &url, &len, "endpoint", endpoint);
+    if (st != PS_OK) {
+        ps_free(url);
+        return st;
+    }
+    *out = url;
+    return PS_OK;
+}
+
+typedef struct ep_request {
+    const char *op;     /* "Get", "Put", ... for messages */
+    const char *method; /* "GET" or "POST" */
+    const char *url;    /* full URL */
+    const void *body;   /* POST body (borrowed) */
+    size_t body_len;
+    ep_buf *response; /* receives the body */
+    long status;      /* HTTP status out */
+} ep_request;
+
+static ps_status ep_perform(ep_conn *c, CURL *h, ep_request *r)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* as upstream: never through a proxy */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ep_write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r->response);
+    r->response->handle = h;
+    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    if (c->auth_header)
+        hdrs = curl_slist_append(hdrs, c->auth_header);
+    if (strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdrs);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    if (r->response->oom)
+        return ps__seterr(PS_ENOMEM, "endpoint %s: out of memory receiving the response", c->url);
+    if (rc != CURLE_OK) {
+        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        ps_status st = PS_ECONN;
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            st = PS_ETIMEDOUT;
+        else if (rc == CURLE_OUT_OF_MEMORY)
+            st = PS_ENOMEM;
+        return ps__seterr(st, "endpoint %s: %s request failed: %s", c->url, r->op, why);
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    return PS_OK;
+}
+
+/* Turn an HTTP error status into a status and message. */
+static ps_status ep_http_error(ep_conn *c, const ep_request *r)
+{
+    ps_status st = PS_EPROTO;
+    if (r->status == 401 || r->status == 403)
+        st = PS_EAUTH;
+    else if (r->status == 413)
+        st = PS_ETOOBIG;
+    int n = (int)(r->response->len < EP_BODY_SNIPPET ? r->response->len : EP_BODY_SNIPPET);
+    return ps__seterr(st, "endpoint %s: %s failed with error code %ld: %.*s", c->url, r->op,
+                      r->status, n, r->response->data ? (const char *)r->response->data : "");
+}
+
+/* One request to `route` with key/endpoint parameters; the body in `resp`. */
+static ps_status ep_call(ep_conn *c, const char *op, const char *method, const char *route,
+                         const char *key, const char *endpoint, const void *body, size_t len,
+                         ep_buf *resp, long *status)
+{
+    CURL *h = ep_handle_take(c);
+    if (h == NULL)
+        return PS__ENOMEM("curl handle");
+    char *url = NULL;
+    ps_status st = ep_build_url(h, c->url, route, key, endpoint, &url);
+    if (st == PS_OK) {
+        ep_request r = {op, method, url, body, len, resp, 0};
+        st = ep_perform(c, h, &r);
+        *status = r.status;
+        if (st == PS_OK && r.status >= 400 && !(r.status == 404 && strcmp(route, "/get") == 0))
+            st = ep_http_error(c, &r);
+    }
+    ps_free(url);
+    ep_handle_give(c, h);
+    return st;
+}
+
+/* GET {url}/endpoint and parse the uuid (canonical) into out. */
+static ps_status ep_query_uuid(ep_conn *c, char out[PS_UUID_STR_LEN + 1])
+{
+    ep_buf resp = {0};
+    long status = 0;
+    ps_status st = ep_call(c, "Endpoint", "GET", "/endpoint", NULL, NULL, NULL, 0, &resp, &status);
+    if (st == PS_OK) {
+        json_error_t jerr;
+        json_t *j = json_loadb((const char *)resp.data, resp.len, 0, &jerr);
+        const char *u = json_string_value(json_object_get(j, "uuid"));
+        if (u == NULL)
+            st = ps__seterr(PS_EPROTO, "endpoint %s: /endpoint did not answer {\"uuid\": ...}",
+                            c->url);
+        else
+            st = ep_parse_uuid(u, out);
+        json_decref(j);
+    }
+    ps_free(resp.data);
+    return st;
+}
+
+/* ---- discovery ------------------------------------------------------------------- */
+
+static bool ep_wanted(const ep_conn *c, const char *uuid)
+{
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        if (strcmp(c->endpoints[i], uuid) == 0)
+            return true;
+    return false;
+}
+
+static int ep_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct ep_search {
+    ep_conn *c;
+    char notes[PS__ERRMSG_SIZE / 2]; /* what was tried, for the final message */
+    size_t notes_len;
+    bool found;
+    int depth;
+} ep_search;
+
+static void ep_note(ep_search *s, const char *fmt, const char *a, const char *b)
+{
+    if (s->notes_len + 4 >= sizeof s->notes)
+        return;
+    int n = snprintf(s->notes + s->notes_len, sizeof s->notes - s->notes_len, fmt, a, b);
+    if (n > 0)
+        s->notes_len += (size_t)n < sizeof s->notes - s->notes_len
+                            ? (size_t)n
+                            : sizeof s->notes - s->notes_len - 1;
+}
+
+/* Try the config.toml in `dir`, if any. */
+static void ep_try_config(ep_search *s, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.toml", dir);
+    json_t *cfg = NULL;
+    if (ps__toml_read_file(path, &cfg) != PS_OK)
+        return; /* unreadable or invalid configs are skipped, as upstream */
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    const char *uuid_s = json_string_value(json_object_get(cfg, "uuid"));
+    const char *host = json_string_value(json_object_get(cfg, "host"));
+    json_t *port = json_object_get(cfg, "port");
+    char uuid[PS_UUID_STR_LEN + 1];
+    if (uuid_s == NULL || ep_parse_uuid(uuid_s, uuid) != PS_OK || !ep_wanted(s->c, uuid) ||
+        !json_is_integer(port)) {
+        json_decref(cfg);
+        return;
+    }
+    if (host == NULL) {
+        ep_note(s,
+                "; found valid configuration for endpoint \"%s\" (%s), but the endpoint has "
+                "not been started",
+                name ? name : "?", uuid);
+        json_decref(cfg);
+        return;
+    }
+    char url[1024];
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(url, sizeof url, "http://%s%s%s:%lld", v6 ? "[" : "", host, v6 ? "]" : "",
+             (long long)json_integer_value(port));
+    json_decref(cfg);
+    char *old = s->c->url;
+    s->c->url = ps_strdup(url);
+    if (s->c->url == NULL) {
+        s->c->url = old;
+        return;
+    }
+    char answered[PS_UUID_STR_LEN + 1];
+    if (ep_query_uuid(s->c, answered) == PS_OK && strcmp(answered, uuid) == 0) {
+        memcpy(s->c->uuid, uuid, sizeof s->c->uuid);
+        s->found = true;
+        ps_free(old);
+        return;
+    }
+    ep_note(s, "; %s (%s) did not answer with its uuid", url, uuid);
+    ps_free(s->c->url);
+    s->c->url = old;
+}
+
+/* Walk `dir` top-down (sorted), skipping the root's own config as upstream. */
+static void ep_walk(ep_search *s, const char *dir, bool root)
+{
+    if (s->found || s->depth > 16)
+        return;
+    if (!root)
+        ep_try_config(s, dir);
+    if (s->found)
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = ps_realloc(names, cap * sizeof *names);
+            if (nn == NULL)
+                break;
+            names = nn;
+        }
+        names[n] = ps_strdup(path);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, ep_cmp_names);
+    s->depth++;
+    for (size_t i = 0; i < n; i++) {
+        ep_walk(s, names[i], false);
+        ps_free(names[i]);
+    }
+    s->depth--;
+    ps_free(names);
+}
+
+/* ---- vtable ------------------------------------------------------------------------ */
+
+static void ep_free(ep_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]);
+    pthread_mutex_destroy(&c->lock);
+    ps_free(c->url);
+    ps_free(c->endpoints);
+    ps_free(c->proxystore_dir);
+    ps_free(c->explicit_url);
+    ps_free(c->token);
+    ps_free(c->auth_header);
+    ps_free(c);
+}
+
+static ps_status ep_opt_string(json_t *o, const char *name, char **out)
+{
+    json_t *v = json_object_get(o, name);
+    if (v == NULL || json_is_null(v))
+        return PS_OK;
+    PS__RETURN_IF(!json_is_string(v), PS_EINVAL,
+                  "endpoint connector: option \"%s\" must be a string or null", name);
+    *out = ps_strdup(json_string_value(v));
+    return *out ? PS_OK : PS__ENOMEM("option");
+}
+
+static ps_status ep_open(json_t *options, void **priv)
+{
+    static const char *const allowed[] = {"endpoints", "proxystore_dir", "url",
+                                          "token",     "timeout_ms",     NULL};
+    PS__FORWARD(ps__json_check_fields(options, "endpoint connector options", allowed));
+    pthread_once(&ep_curl_once, ep_curl_global_init);
+    PS__RETURN_IF(ep_curl_init_rc != CURLE_OK, PS_EUNAVAILABLE, "curl_global_init: %s",
+                  curl_easy_strerror(ep_curl_init_rc));
+    ep_conn *c = ps_calloc(1, sizeof *c);
+    if (c == NULL)
+        return PS__ENOMEM("endpoint connector");
+    pthread_mutex_init(&c->lock, NULL);
+    ps_status st = PS_OK;
+    json_t *eps = json_object_get(options, "endpoints");
+    if (eps != NULL && !json_is_null(eps)) {
+        if (!json_is_array(eps) || json_array_size(eps) > EP_MAX_ENDPOINTS) {
+            st = ps__seterr(PS_EINVAL,
+                            "endpoint connector: \"endpoints\" must be an array of "
+                            "at most %d UUID strings",
+                            EP_MAX_ENDPOINTS);
+            goto fail;
+        }
+        c->n_endpoints = json_array_size(eps);
+        c->endpoints = ps_calloc(c->n_endpoints ? c->n_endpoints : 1, sizeof *c->endpoints);
+        if (c->endpoints == NULL) {
+            st = PS__ENOMEM("endpoint list");
+            goto fail;
+        }
+        for (size_t i = 0; i < c->n_endpoints; i++) {
+            const char *s = json_string_value(json_array_get(eps, i));
+            if (s == NULL) {
+                st = ps__seterr(PS_EINVAL, "endpoint connector: endpoints[%zu] is not a string", i);
+                goto fail;
+            }
+            if ((st = ep_parse_uuid(s, c->endpoints[i])) != PS_OK)
+                goto fail;
+        }
+    }
+    if ((st = ep_opt_string(options, "proxystore_dir", &c->proxystore_dir)) != PS_OK ||
+        (st = ep_opt_string(options, "url", &c->explicit_url)) != PS_OK ||
+        (st = ep_opt_string(options, "token", &c->token)) != PS_OK)
+        goto fail;
+    long long timeout = 0;
+    if ((st = ps__json_get_int(options, "endpoint connector options", "timeout_ms", &timeout)) !=
+        PS_OK)
+        goto fail;
+    if (timeout < 0 || timeout > 86400000LL) {
+        st = ps__seterr(PS_EINVAL, "endpoint connector: timeout_ms must be 0..86400000");
+        goto fail;
+    }
+    c->timeout_ms = timeout;
+    if (c->token) {
+        if (strpbrk(c->token, "\r\n") != NULL || *c->token == '\0') {
+            st = ps__seterr(PS_EINVAL, "endpoint connector: invalid token");
+            goto fail;
+        }
+        size_t n = strlen(c->token) + 32;
+        c->auth_header = ps_malloc(n);
+        if (c->auth_header == NULL) {
+            st = PS__ENOMEM("auth header");
+            goto fail;
+        }
+        snprintf(c->auth_header, n, "Authorization: Bearer %s", c->token);
+    }
+    if (c->explicit_url == NULL && c->n_endpoints == 0) {
+        st = ps__seterr(PS_EINVAL,
+                        "endpoint connector: \"endpoints\" must name at least one endpoint UUID "
+                        "(or give \"url\")");
+        goto fail;
+    }
+
+    if (c->explicit_url) {
+        const char *u = c->explicit_url;
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            st = ps__seterr(PS_EINVAL,
+                            "endpoint connector: url \"%.200s\" must start with "
+                            "http:// or https://",
+                            u);
+            goto fail;
+        }
+        c->url = ps_strdup(u);
+        if (c->url == NULL) {
+            st = PS__ENOMEM("url");
+            goto fail;
+        }
+        size_t n = strlen(c->url);
+        while (n > 0 && c->url[n - 1] == '/')
+            c->url[--n] = '\0';
+        if ((st = ep_query_uuid(c, c->uuid)) != PS_OK) {
+            ps__preferr(st, "endpoint connector: endpoint at %s does not answer", c->url);
+            goto fail;
+        }
+        if (c->n_endpoints && !ep_wanted(c, c->uuid)) {
+            st = ps__seterr(PS_EINVAL,
+                            "endpoint connector: endpoint at %s has uuid %s, which is not in "
+                            "\"endpoints\"",
+                            c->url, c->uuid);
+            goto fail;
+        }
+    } else {
+        char *home = NULL;
+        if (c->proxystore_dir == NULL) {
+            if ((st = ps_data_dir(&home)) != PS_OK)
+                goto fail;
+        }
+        ep_search s = {.c = c};
+        ep_walk(&s, home ? home : c->proxystore_dir, true);
+        if (!s.found) {
+            st = ps__seterr(PS_ECONN,
+                            "Failed to find an endpoint configuration matching one of the "
+                            "provided endpoint UUIDs under %s%s",
+                            home ? home : c->proxystore_dir, s.notes);
+            ps_free(home);
+            goto fail;
+        }
+        ps_free(home);
+    }
+    *priv = c;
+    return PS_OK;
+fail:
+    ep_free(c);
+    return st;
+}
+
+static ps_status ep_close(void *priv, ps_clear clear)
+{
+    /* Objects belong to the endpoint: closing never deletes them (as upstream). */
+    (void)clear;
+    ep_free(priv);
+    return PS_OK;
+}
+
+static bool ep_default_clear(void *priv)
+{
+    (void)priv;
+    return false;
+}
+
+static ps_status ep_config(void *priv, json_t **out)
+{
+    ep_conn *c = priv;
+    json_t *eps = json_array();
+    if (eps == NULL)
+        return PS__ENOMEM("config");
+    for (size_t i = 0; i < c->n_endpoints; i++)
+        json_array_append_new(eps, json_string(c->endpoints[i]));
+    json_t *o = json_pack("{s:o, s:s?, s:s?, s:s?, s:I}", "endpoints", eps, "proxystore_dir",
+                          c->proxystore_dir, "url", c->explicit_url, "token", c->token,
+                          "timeout_ms", (json_int_t)c->timeout_ms);
+    if (o == NULL)
+        return PS__ENOMEM("config");
+    *out = o;
+    return PS_OK;
+}
+
+/* Check a key's fields: object id (non-empty, bounded) and endpoint uuid. */
+static ps_status ep_key_fields(const ps_key *key, const char **object_id, const char **endpoint)
+{
+    PS__RETURN_IF(ps_key_nfields(key) != 2, PS_EINVAL,
+                  "endpoint connector: key \"%.200s\" must have an object id and an endpoint "
+                  "uuid",
+                  ps_key_str(key));
+    const char *oid = ps_key_field(key, 0);
+    const char *ep = ps_key_field(key, 1);
+    PS__RETURN_IF(*oid == '\0' || strlen(oid) > EP_MAX_OBJECT_ID, PS_EINVAL,
+                  "endpoint connector: key \"%.200s\" has an empty or too long object id",
+                  ps_key_str(key));
+    PS__RETURN_IF(*ep != '\0' && !ps_uuid_is_canonical(ep), PS_EINVAL,
+                  "endpoint connector: key \"%.200s\": \"%.64s\" is not an endpoint uuid",
+                  ps_key_str(key), ep);
+    *object_id = oid;
+    *endpoint = ep;
+    return PS_OK;
+}
+
+static ps_status ep_set(void *priv, const ps_key *key, const void *data, size_t len)
+{
+    ep_conn *c = priv;
+    const char *oid, *ep;
+    PS__FORWARD(ep_key_fields(key, &oid, &ep));
+    PS__RETURN_IF(len == 0, PS_ENOTSUP,
+                  "endpoint connector: the endpoint REST API cannot store an empty object "
+                  "(upstream answers 400 \"received empty payload\")");
+    ep_buf resp = {0};
+    long status = 0;
+    ps_status st = ep_call(c, "Put", "POST", "/set", oid, ep, data, len, &resp, &status);
+    ps_free(resp.data);
+    return st;
+}
+
+static ps_status ep_new_key(void *priv, ps_key **key)
+{
+    ep_conn *c = priv;
+    const char *extra[] = {c->uuid};
+    return ps_key_new_uuid("endpoint", 1, extra, key);
+}
+
+static ps_status ep_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
+                        ps_key **key)
+{
+    (void)opts;
+    PS__FORWARD(ep_new_key(priv, key));
+    ps_status st = ep_set(priv, *key, data, len);
+    if (st != PS_OK) {
+        ps_key_free(*key);
+        *key = NULL;
+    }
+    return st;
+}
+
+static void ep_release_buffer(void *opaque, void *data, size_t len)
+{
+    (void)opaque;
+    (void)len;
+    ps_free(data);
+}
+
+static ps_status ep_get(void *priv, const ps_key *key, ps_bytes *out)
+{
+    ep_conn *c = priv;
+    const char *oid, *ep;
+    PS__FORWARD(ep_key_fields(key, &oid, &ep));
+    ep_buf resp = {0};
+    long status = 0;
+    ps_status st = ep_call(c, "Get", "GET", "/get", oid, ep, NULL, 0, &resp, &status);
+    if (st == PS_OK && status == 404)
+        st = PS_NOT_FOUND;
+    if (st != PS_OK) {
+        ps_free(resp.data);
+        return st;
+    }
+    if (resp.data == NULL) {
+        resp.data = ps_malloc(1);
+        if (resp.data == NULL)
+            return PS__ENOMEM("empty object");
+    }
+    out->data = resp.data;
+    out->len = resp.len;
+    out->release = ep_release_buffer;
+    out->opaque = NULL;
+    return PS_OK;
+}
+
+static ps_status ep_exists(void *priv, const ps_key *key, bool *exists)
+{
+    ep_conn *c = priv;
+    const char *oid, *ep;
+    PS__FORWARD(ep_key_fields(key, &oid, &ep));
+    ep_buf resp = {0};
+    long status = 0;
+    ps_status st = ep_call(c, "Exists", "GET", "/exists", oid, ep, NULL, 0, &resp, &status);
+    if (st == PS_OK) {
+        json_t *j = json_loadb((const char *)resp.data, resp.len, 0, NULL);
+        json_t *v = json_object_get(j, "exists");
+        if (!json_is_boolean(v))
+            st = ps__seterr(PS_EPROTO, "endpoint %s: /exists did not answer {\"exists\": bool}",
+                            c->url);
+        else
+            *exists = json_is_true(v);
+        json_decref(j);
+    }
+    ps_free(resp.data);
+    return st;
+}
+
+static ps_status ep_evict(void *priv, const ps_key *key)
+{
+    ep_conn *c = priv;
+    const char *oid, *ep;
+    PS__FORWARD(ep_key_fields(key, &oid, &ep));
+    ep_buf resp = {0};
+    long status = 0;
+    ps_status st = ep_call(c, "Evict", "POST", "/evict", oid, ep, NULL, 0, &resp, &status);
+    ps_free(resp.data);
+    return st;
+}
+
+const ps_connector_ops ps__connector_endpoint = {
+    .version = PS_CONNECTOR_OPS_VERSION,
+    .name = "endpoint",
+    .flags = PS_CONNECTOR_THREADSAFE,
+    .open = ep_open,
+    .close = ep_close,
+    .default_clear = ep_default_clear,
+    .config = ep_config,
+    .put = ep_put,
+    .get = ep_get,
+    .exists = ep_exists,
+    .evict = ep_evict,
+    .new_key = ep_new_key,
+    .set = ep_set,
+};
+
+const char *ps_endpoint_connector_uuid(ps_connector *conn)
+{
+    ep_conn *c = ps__connector_priv(conn, &ps__connector_endpoint);
+    return c ? c->uuid : NULL;
+}
+
+const char *ps_endpoint_connector_url(ps_connector *conn)
+{
+    ep_conn *c = ps__connector_priv(conn, &ps__connector_endpoint);
+    return c ? c->url : NULL;
+}
