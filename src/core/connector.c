@@ -209,6 +209,11 @@ ps_status ps_connector_from_config_json(json_t *config, ps_connector **out)
     return ps_connector_open_json(ops, opts, out);
 }
 
+void *ps_connector_priv(ps_connector *conn, const ps_connector_ops *ops)
+{
+    return (conn != NULL && ops != NULL && conn->ops == ops) ? conn->priv : NULL;
+}
+
 ps_status ps_connector_close(ps_connector *conn, ps_clear clear)
 {
     if (conn == NULL)

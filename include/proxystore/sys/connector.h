@@ -124,6 +124,14 @@ PS_API ps_status ps_connector_config_json(ps_connector *conn, json_t **config);
 PS_API ps_status ps_connector_from_config_json(json_t *config, ps_connector **out);
 
 /**
+ * The instance data of `conn` when it is an instance of type `ops`, else
+ * NULL. For a connector type's own public functions that take a
+ * ps_connector (e.g. ps_multi_connector_entry). Ownership: borrowed; valid
+ * while `conn` is open.
+ */
+PS_API void *ps_connector_priv(ps_connector *conn, const ps_connector_ops *ops);
+
+/**
  * Set this thread's last-error message and return `status`, for connector
  * implementations: `return ps_error(PS_EIO, "file %s: %s", path, strerror(e));`
  */
