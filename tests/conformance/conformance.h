@@ -11,6 +11,31 @@
  *       pst_conformance_target t = {.name = "file", .open = open_file, ...};
  *       return pst_conformance_run(&t);
  *   }
+ *
+ * Linking it from another test fragment (tests/<area>.cmake). The fragments
+ * are included in alphabetical order, so a fragment that comes before
+ * conformance.cmake includes it first (conformance.cmake has
+ * include_guard(GLOBAL), so including it twice is harmless):
+ *
+ *   if(NOT TARGET ps_conformance)
+ *     include(${CMAKE_CURRENT_LIST_DIR}/conformance.cmake)
+ *   endif()
+ *   ps_add_test(NAME conformance.redis SOURCES redis/conformance_redis.c
+ *               LIBS ps_conformance LABELS conformance threads
+ *               FIXTURES_REQUIRED redis_server)
+ *
+ * The ps_conformance target carries this directory on its include path, so
+ * the program just does #include "conformance.h".
+ *
+ * Cases (the names accepted by `skip`):
+ *   put_get, exists, missing, evict, batch, batch_missing, empty, large,
+ *   binary, threads, config_round_trip, deferred, other_type_key,
+ *   foreign_key, close_clear, null_args, malformed_key
+ * Each case opens its own connector with target->open and closes it with
+ * PS_CLEAR_ALL (close_clear checks what that removed through
+ * target->check_cleared). A case whose hook is NULL is reported as skipped.
+ * Assertions in worker threads are collected and checked by the main thread
+ * (cmocka's assertions must not run outside it).
  */
 #ifndef PS_CONFORMANCE_H
 #define PS_CONFORMANCE_H
@@ -33,7 +58,7 @@ typedef struct pst_conformance_target {
     /**
      * Make a key of this connector's type that belongs to another
      * directory/namespace/pool than `conn` (so `conn` must refuse it with
-     * PS_EINVAL). NULL when the type has no such notion (local).
+     * PS_EINVAL). NULL when the type has no such notion.
      */
     ps_status (*foreign_key)(void *ctx, ps_connector *conn, ps_key **out);
     /**
@@ -47,6 +72,17 @@ typedef struct pst_conformance_target {
     size_t max_object_size;
     /** Number of threads for the concurrency case (0: 8). */
     int threads;
+
+    /* ---- added after the first version (zero = the default) ---- */
+
+    /**
+     * True when a connector opened from another's config() does NOT share its
+     * storage (the config_round_trip case then only compares the config
+     * texts instead of reading the original's objects through the new one).
+     */
+    bool config_not_shared;
+    /** NULL-terminated list of case names to skip (see the list above), or NULL. */
+    const char *const *skip;
 } pst_conformance_target;
 
 /** Run every case; returns the number of failed cases. */

@@ -1,0 +1,472 @@
+/*
+ * The local connector: objects in this process's memory (upstream's
+ * LocalConnector). See include/proxystore/connectors/local.h for the contract.
+ *
+ * Layout: a process-wide list of maps, each named by a store_id and counted
+ * by the instances open on it. A map is PS__LOCAL_SHARDS independent hash
+ * tables (chained, keyed by the object's UUID text), each behind its own
+ * mutex, so threads working on different objects rarely contend. An object
+ * is one reference-counted allocation (header + bytes); get() hands out a
+ * view that holds a reference, so no lock is held while the caller reads and
+ * evict/set/close never invalidate a buffer already handed out.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "proxystore/connectors/local.h"
+#include "proxystore/sys/connector.h"
+
+#define PS__LOCAL_SHARDS      16
+#define PS__LOCAL_MIN_BUCKETS 16
+
+typedef struct ps__local_blob {
+    atomic_size_t refs;
+    size_t len;
+    unsigned char data[];
+} ps__local_blob;
+
+typedef struct ps__local_entry {
+    struct ps__local_entry *next;
+    uint64_t hash;
+    char id[PS_UUID_STR_LEN + 1];
+    ps__local_blob *blob;
+} ps__local_entry;
+
+typedef struct ps__local_shard {
+    pthread_mutex_t lock;
+    ps__local_entry **buckets;
+    size_t nbuckets;
+    size_t count;
+} ps__local_shard;
+
+typedef struct ps__local_map {
+    struct ps__local_map *next; /* in the registry list */
+    size_t refs;                /* open instances; guarded by ps__local_reg_lock */
+    char store_id[PS_LOCAL_STORE_ID_MAX + 1];
+    ps__local_shard shards[PS__LOCAL_SHARDS];
+} ps__local_map;
+
+typedef struct ps__local {
+    ps__local_map *map;
+} ps__local;
+
+static pthread_mutex_t ps__local_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static ps__local_map *ps__local_maps;
+
+/* ---- blobs ------------------------------------------------------------------ */
+
+static void ps__local_blob_unref(ps__local_blob *b)
+{
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        ps_free(b);
+}
+
+static void ps__local_view_release(void *opaque, void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    ps__local_blob_unref(opaque);
+}
+
+static ps_status ps__local_blob_new(const void *data, size_t len, ps__local_blob **out)
+{
+    PS__RETURN_IF(len > SIZE_MAX - sizeof(ps__local_blob), PS_ENOMEM,
+                  "local connector: object of %zu bytes is too large", len);
+    ps__local_blob *b = ps_malloc(sizeof *b + len);
+    PS__RETURN_IF(b == NULL, PS_ENOMEM, "local connector: out of memory storing %zu bytes", len);
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    if (len)
+        memcpy(b->data, data, len);
+    *out = b;
+    return PS_OK;
+}
+
+/* ---- shards ----------------------------------------------------------------- */
+
+static void ps__local_shard_clear(ps__local_shard *s)
+{
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        ps__local_entry *e = s->buckets[i];
+        while (e) {
+            ps__local_entry *next = e->next;
+            ps__local_blob_unref(e->blob);
+            ps_free(e);
+            e = next;
+        }
+        s->buckets[i] = NULL;
+    }
+    s->count = 0;
+}
+
+static ps__local_entry **ps__local_find(ps__local_shard *s, const char *id, uint64_t h)
+{
+    ps__local_entry **pp = &s->buckets[(h >> 8) % s->nbuckets];
+    while (*pp && ((*pp)->hash != h || strcmp((*pp)->id, id) != 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Double the bucket array when the load passes 1; failure just keeps chains longer. */
+static void ps__local_shard_grow(ps__local_shard *s)
+{
+    if (s->count < s->nbuckets || s->nbuckets > SIZE_MAX / 2 / sizeof(ps__local_entry *))
+        return;
+    size_t n = s->nbuckets * 2;
+    ps__local_entry **nb = ps_calloc(n, sizeof *nb);
+    if (nb == NULL)
+        return;
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        ps__local_entry *e = s->buckets[i];
+        while (e) {
+            ps__local_entry *next = e->next;
+            size_t j = (e->hash >> 8) % n;
+            e->next = nb[j];
+            nb[j] = e;
+            e = next;
+        }
+    }
+    ps_free(s->buckets);
+    s->buckets = nb;
+    s->nbuckets = n;
+}
+
+/* ---- maps and the registry ---------------------------------------------------- */
+
+static void ps__local_map_free(ps__local_map *m)
+{
+    if (m == NULL)
+        return;
+    for (int i = 0; i < PS__LOCAL_SHARDS; i++) {
+        ps__local_shard *s = &m->shards[i];
+        if (s->buckets) {
+            ps__local_shard_clear(s);
+            ps_free(s->buckets);
+        }
+        pthread_mutex_destroy(&s->lock);
+    }
+    ps_free(m);
+}
+
+static ps__local_map *ps__local_map_new(const char *store_id)
+{
+    ps__local_map *m = ps_calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    snprintf(m->store_id, sizeof m->store_id, "%s", store_id);
+    for (int i = 0; i < PS__LOCAL_SHARDS; i++) {
+        ps__local_shard *s = &m->shards[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->nbuckets = PS__LOCAL_MIN_BUCKETS;
+        s->buckets = ps_calloc(s->nbuckets, sizeof *s->buckets);
+        if (s->buckets == NULL) {
+            ps__local_map_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+/* Find or create the map `store_id` and take a reference on it. */
+static ps_status ps__local_map_acquire(const char *store_id, ps__local_map **out)
+{
+    ps_status st = PS_OK;
+    pthread_mutex_lock(&ps__local_reg_lock);
+    ps__local_map *m = ps__local_maps;
+    while (m && strcmp(m->store_id, store_id) != 0)
+        m = m->next;
+    if (m == NULL) {
+        m = ps__local_map_new(store_id);
+        if (m == NULL) {
+            st = ps__seterr(PS_ENOMEM, "local connector: out of memory creating store \"%s\"",
+                            store_id);
+            goto out;
+        }
+        m->next = ps__local_maps;
+        ps__local_maps = m;
+    }
+    m->refs++;
+    *out = m;
+out:
+    pthread_mutex_unlock(&ps__local_reg_lock);
+    return st;
+}
+
+static void ps__local_map_release(ps__local_map *m)
+{
+    pthread_mutex_lock(&ps__local_reg_lock);
+    bool last = --m->refs == 0;
+    if (last) {
+        ps__local_map **pp = &ps__local_maps;
+        while (*pp != m)
+            pp = &(*pp)->next;
+        *pp = m->next;
+    }
+    pthread_mutex_unlock(&ps__local_reg_lock);
+    if (last)
+        ps__local_map_free(m);
+}
+
+static bool ps__local_store_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > PS_LOCAL_STORE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+/* Check that `key` names an object of this instance's map; `*id` gets its UUID. */
+static ps_status ps__local_check_key(const ps__local *l, const ps_key *key, const char **id)
+{
+    PS__RETURN_IF(ps_key_nfields(key) != 2, PS_EINVAL,
+                  "local connector: malformed key \"%.200s\" (want local:<uuid>/<store_id>)",
+                  ps_key_str(key));
+    const char *uuid = ps_key_field(key, 0);
+    PS__RETURN_IF(!ps_uuid_is_canonical(uuid), PS_EINVAL,
+                  "local connector: malformed key \"%.200s\": object id is not a UUID",
+                  ps_key_str(key));
+    PS__RETURN_IF(strcmp(ps_key_field(key, 1), l->map->store_id) != 0, PS_EINVAL,
+                  "local connector: key \"%.200s\" belongs to local store \"%.64s\", not \"%s\"",
+                  ps_key_str(key), ps_key_field(key, 1), l->map->store_id);
+    *id = uuid;
+    return PS_OK;
+}
+
+/* ---- operations ------------------------------------------------------------- */
+
+static ps_status ps__local_open(json_t *options, void **priv)
+{
+    static const char *const fields[] = {"store_id", "include_data_in_config", NULL};
+    PS__FORWARD(ps__json_check_fields(options, "local connector options", fields));
+    const char *store_id = NULL;
+    bool include_data = false;
+    PS__FORWARD(ps__json_get_string(options, "local connector options", "store_id", &store_id));
+    PS__FORWARD(ps__json_get_bool(options, "local connector options", "include_data_in_config",
+                                  &include_data));
+    PS__RETURN_IF(include_data, PS_ENOTSUP,
+                  "local connector: include_data_in_config=true is not supported (a C "
+                  "configuration never carries the objects; share a store_id instead)");
+    char fresh[2 * 8 + 1];
+    if (store_id == NULL) {
+        unsigned char rnd[8];
+        PS__FORWARD(ps_random_bytes(rnd, sizeof rnd));
+        for (size_t i = 0; i < sizeof rnd; i++)
+            snprintf(fresh + 2 * i, 3, "%02x", rnd[i]);
+        store_id = fresh;
+    }
+    PS__RETURN_IF(!ps__local_store_id_ok(store_id), PS_EINVAL,
+                  "local connector: invalid store_id \"%.80s\" (want [A-Za-z0-9._-]{1,%d})",
+                  store_id, PS_LOCAL_STORE_ID_MAX);
+    ps__local *l = ps_calloc(1, sizeof *l);
+    if (l == NULL)
+        return PS__ENOMEM("local connector");
+    ps_status st = ps__local_map_acquire(store_id, &l->map);
+    if (st != PS_OK) {
+        ps_free(l);
+        return st;
+    }
+    *priv = l;
+    return PS_OK;
+}
+
+static ps_status ps__local_close(void *priv, ps_clear clear)
+{
+    ps__local *l = priv;
+    if (clear == PS_CLEAR_ALL) {
+        for (int i = 0; i < PS__LOCAL_SHARDS; i++) {
+            ps__local_shard *s = &l->map->shards[i];
+            pthread_mutex_lock(&s->lock);
+            ps__local_shard_clear(s);
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+    ps__local_map_release(l->map);
+    ps_free(l);
+    return PS_OK;
+}
+
+static bool ps__local_default_clear(void *priv)
+{
+    (void)priv;
+    return false;
+}
+
+static ps_status ps__local_config(void *priv, json_t **options)
+{
+    ps__local *l = priv;
+    json_t *o = json_pack("{s:s}", "store_id", l->map->store_id);
+    if (o == NULL)
+        return PS__ENOMEM("local connector config");
+    *options = o;
+    return PS_OK;
+}
+
+static ps_status ps__local_new_key(void *priv, ps_key **key)
+{
+    ps__local *l = priv;
+    const char *extra[] = {l->map->store_id};
+    return ps_key_new_uuid("local", 1, extra, key);
+}
+
+/* Store a new blob under `id`, replacing (and releasing) any previous one. */
+static ps_status ps__local_store(ps__local *l, const char *id, const void *data, size_t len)
+{
+    ps__local_blob *b;
+    PS__FORWARD(ps__local_blob_new(data, len, &b));
+    ps__local_entry *fresh = ps_calloc(1, sizeof *fresh);
+    if (fresh == NULL) {
+        ps__local_blob_unref(b);
+        return PS__ENOMEM("local connector entry");
+    }
+    uint64_t h = ps__hash64(id, strlen(id));
+    ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
+    ps__local_blob *old = NULL;
+    pthread_mutex_lock(&s->lock);
+    ps__local_entry **pp = ps__local_find(s, id, h);
+    if (*pp) {
+        old = (*pp)->blob;
+        (*pp)->blob = b;
+    } else {
+        fresh->hash = h;
+        memcpy(fresh->id, id, sizeof fresh->id);
+        fresh->blob = b;
+        fresh->next = *pp;
+        *pp = fresh;
+        fresh = NULL;
+        s->count++;
+        ps__local_shard_grow(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    ps_free(fresh);
+    ps__local_blob_unref(old);
+    return PS_OK;
+}
+
+static ps_status ps__local_set(void *priv, const ps_key *key, const void *data, size_t len)
+{
+    ps__local *l = priv;
+    const char *id;
+    PS__FORWARD(ps__local_check_key(l, key, &id));
+    return ps__local_store(l, id, data, len);
+}
+
+static ps_status ps__local_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
+                               ps_key **key)
+{
+    (void)opts;
+    ps__local *l = priv;
+    ps_key *k = NULL;
+    PS__FORWARD(ps__local_new_key(l, &k));
+    ps_status st = ps__local_store(l, ps_key_field(k, 0), data, len);
+    if (st != PS_OK) {
+        ps_key_free(k);
+        return st;
+    }
+    *key = k;
+    return PS_OK;
+}
+
+/* Look `key` up; on success `*blob` holds a new reference (or NULL when absent). */
+static ps_status ps__local_lookup(ps__local *l, const ps_key *key, ps__local_blob **blob)
+{
+    const char *id;
+    PS__FORWARD(ps__local_check_key(l, key, &id));
+    uint64_t h = ps__hash64(id, strlen(id));
+    ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
+    pthread_mutex_lock(&s->lock);
+    ps__local_entry *e = *ps__local_find(s, id, h);
+    ps__local_blob *b = e ? e->blob : NULL;
+    if (b)
+        atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&s->lock);
+    *blob = b;
+    return PS_OK;
+}
+
+static ps_status ps__local_get(void *priv, const ps_key *key, ps_bytes *out)
+{
+    ps__local_blob *b;
+    PS__FORWARD(ps__local_lookup(priv, key, &b));
+    if (b == NULL)
+        return PS_NOT_FOUND;
+    out->data = b->data;
+    out->len = b->len;
+    out->release = ps__local_view_release;
+    out->opaque = b;
+    return PS_OK;
+}
+
+static ps_status ps__local_exists(void *priv, const ps_key *key, bool *exists)
+{
+    ps__local_blob *b;
+    PS__FORWARD(ps__local_lookup(priv, key, &b));
+    *exists = b != NULL;
+    ps__local_blob_unref(b);
+    return PS_OK;
+}
+
+static ps_status ps__local_evict(void *priv, const ps_key *key)
+{
+    ps__local *l = priv;
+    const char *id;
+    PS__FORWARD(ps__local_check_key(l, key, &id));
+    uint64_t h = ps__hash64(id, strlen(id));
+    ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
+    pthread_mutex_lock(&s->lock);
+    ps__local_entry **pp = ps__local_find(s, id, h);
+    ps__local_entry *e = *pp;
+    if (e) {
+        *pp = e->next;
+        s->count--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (e) {
+        ps__local_blob_unref(e->blob);
+        ps_free(e);
+    }
+    return PS_OK;
+}
+
+const ps_connector_ops ps__connector_local = {
+    .version = PS_CONNECTOR_OPS_VERSION,
+    .name = "local",
+    .flags = PS_CONNECTOR_THREADSAFE,
+    .open = ps__local_open,
+    .close = ps__local_close,
+    .default_clear = ps__local_default_clear,
+    .config = ps__local_config,
+    .put = ps__local_put,
+    .get = ps__local_get,
+    .exists = ps__local_exists,
+    .evict = ps__local_evict,
+    .new_key = ps__local_new_key,
+    .set = ps__local_set,
+};
+
+ps_status ps_local_connector_open(const char *store_id, ps_connector **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_local_connector_open: out is NULL");
+    *out = NULL;
+    ps__init_once();
+    PS__RETURN_IF(store_id && !ps__local_store_id_ok(store_id), PS_EINVAL,
+                  "local connector: invalid store_id \"%.80s\" (want [A-Za-z0-9._-]{1,%d})",
+                  store_id, PS_LOCAL_STORE_ID_MAX);
+    json_t *opts = store_id ? json_pack("{s:s}", "store_id", store_id) : json_object();
+    if (opts == NULL)
+        return PS__ENOMEM("local connector options");
+    ps_status st = ps_connector_open_json(&ps__connector_local, opts, out);
+    json_decref(opts);
+    return st;
+}
