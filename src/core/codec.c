@@ -196,6 +196,7 @@ void ps__codecs_init_builtin(void)
 {
     ps__codec_add(&ps__codec_raw);
     ps__codec_add(&ps__codec_zstd);
+    ps__codec_add(&ps__codec_proxystore); /* src/codecs/proxystore.c */
 }
 
 ps_status ps_codec_register(const ps_codec *codec)

@@ -102,5 +102,7 @@ size_t ps__codec_names(const char **names, size_t max);
 
 /* Set up the builtin codecs (called by ps__init_once). */
 void ps__codecs_init_builtin(void);
+/* The "proxystore" codec: upstream's serialization framing (src/codecs/proxystore.c). */
+extern const struct ps_codec ps__codec_proxystore;
 
 #endif
