@@ -1,0 +1,12 @@
+# Endpoint server tests (owned by the endpoint area).
+#  endpoint.toml      TOML subset reader/writer (src/core/toml.c)
+#  endpoint.storage   memory+spill and SQLite storages, in process
+#  endpoint.server    the real proxystore-endpoint process on a free port,
+#                     driven with libcurl, curl(1) and raw sockets
+#  endpoint.manage    configure/list/start/stop/remove/test end to end
+ps_add_test(NAME endpoint.toml SOURCES ${CMAKE_CURRENT_LIST_DIR}/endpoint/test_toml.c
+  LABELS unit endpoint)
+if(TARGET ps_endpoint_core)
+  ps_add_test(NAME endpoint.storage SOURCES ${CMAKE_CURRENT_LIST_DIR}/endpoint/test_storage.c
+    LIBS ps_endpoint_core LABELS unit endpoint threads)
+endif()
