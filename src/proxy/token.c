@@ -499,6 +499,8 @@ static ps_status ps__get_name(ps__rbuf *r, const char **s, size_t *n, const char
     PS__FORWARD(ps__get8(r, &b, what));
     if (b == 0) {
         PS__FORWARD(ps__get_len(r, n, what));
+        if (memchr(r->p, '\0', *n) != NULL)
+            return PS__BAD("NUL byte in a name (%s)", what);
         *s = (const char *)r->p;
         r->p += *n;
         return PS_OK;
@@ -594,6 +596,8 @@ static ps_status ps__get_value(ps__rbuf *r, int depth, json_t **out)
         case PS__T_STR: {
             size_t n;
             PS__FORWARD(ps__get_len(r, &n, "string"));
+            if (memchr(r->p, '\0', n) != NULL)
+                return PS__BAD("NUL byte in a string");
             v = json_stringn((const char *)r->p, n);
             if (v == NULL)
                 return PS__BAD("string is not UTF-8");
