@@ -1,0 +1,717 @@
+/*
+ * ps_store: a connector plus a codec, an LRU cache of decoded objects and
+ * optional metrics (upstream's proxystore.store.base.Store).
+ *
+ * Locking: operations that call the connector hold the store's rwlock for
+ * reading; close takes it for writing, so close waits for in-flight calls
+ * and no call reaches a closed connector. Cache hits do not take the rwlock
+ * (they read the atomic `closed` flag and the cache has its own mutex).
+ * Reference counts are atomic; the memory goes with the last reference.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "proxystore/metrics.h"
+#include "proxystore/sys/connector.h"
+#include "store/store_internal.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+#define PS__CHECK_STORE(s, fn) PS__RETURN_IF((s) == NULL, PS_EINVAL, "%s: store is NULL", fn)
+
+static uint64_t ps__t0(const ps_store *s)
+{
+    return s->metrics ? ps_now_ns() : 0;
+}
+
+static void ps__rec_time(ps_store *s, const char *name, uint64_t t0)
+{
+    if (s->metrics)
+        ps__metrics_add_time(s->metrics, name, ps_now_ns() - t0);
+}
+
+static ps_status ps__closed_err(const ps_store *s, const char *op)
+{
+    return ps__seterr(PS_ESTATE, "store \"%s\": %s: the store is closed", s->name, op);
+}
+
+/* Take the read lock for a connector operation; PS_ESTATE when closed. */
+static ps_status ps__begin(ps_store *s, const char *op)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    if (s->conn == NULL) {
+        pthread_rwlock_unlock(&s->lock);
+        return ps__closed_err(s, op);
+    }
+    return PS_OK;
+}
+
+static void ps__end(ps_store *s)
+{
+    pthread_rwlock_unlock(&s->lock);
+}
+
+/* Add the store's name to the message of a failed connector call. */
+static ps_status ps__conn_fail(const ps_store *s, ps_status st)
+{
+    if (st != PS_OK && st != PS_NOT_FOUND)
+        ps__preferr(st, "store \"%s\"", s->name);
+    return st;
+}
+
+static ps_status ps__check_get_opts(const ps_get_options *o, const ps_codec **codec)
+{
+    if (o == NULL)
+        return PS_OK;
+    PS__RETURN_IF(o->version != PS_GET_OPTIONS_VERSION, PS_EINVAL,
+                  "get options: unknown version %u (call ps_get_options_init)", o->version);
+    PS__RETURN_IF(o->has_default && o->default_data == NULL && o->default_len > 0, PS_EINVAL,
+                  "get options: default_data is NULL but default_len is %zu", o->default_len);
+    if (o->codec) {
+        *codec = ps_codec_find(o->codec);
+        PS__RETURN_IF(*codec == NULL, PS_EINVAL, "get options: unknown codec \"%.64s\"", o->codec);
+    }
+    return PS_OK;
+}
+
+/* Decode what the connector returned; consumes `*raw`. */
+static ps_status ps__decode(ps_store *s, const ps_codec *codec, const ps_key *key, ps_bytes *raw,
+                            ps_bytes *out)
+{
+    uint64_t t0 = ps__t0(s);
+    ps_clear_error();
+    ps_status st = ps_codec_decode(codec, raw, out);
+    ps__rec_time(s, "store.get.deserialize", t0);
+    if (st != PS_OK) {
+        char cause[PS__ERRMSG_SIZE];
+        snprintf(cause, sizeof cause, "%s", ps_last_error());
+        return ps__seterr(PS_ECODEC, "Failed to deserialize object (codec=%s, key=%.300s): %s",
+                          codec->name, ps_key_str(key), cause[0] ? cause : ps_strerror(st));
+    }
+    return PS_OK;
+}
+
+static ps_status ps__encode(ps_store *s, const void *data, size_t len, ps_bytes *out)
+{
+    ps_status st = ps_codec_encode(s->codec, data, len, out);
+    if (st != PS_OK)
+        return ps__preferr(st, "store \"%s\": failed to serialize object (codec=%s)", s->name,
+                           s->codec->name);
+    return PS_OK;
+}
+
+/* ---- lifetime ------------------------------------------------------------- */
+
+void ps_store_options_init(ps_store_options *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof *o);
+    o->version = PS_STORE_OPTIONS_VERSION;
+    o->codec = NULL;
+    o->cache_size = PS_STORE_DEFAULT_CACHE_SIZE;
+    o->cache_bytes = 0;
+    o->metrics = false;
+    o->register_store = false;
+    o->populate_target = true;
+}
+
+void ps_get_options_init(ps_get_options *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof *o);
+    o->version = PS_GET_OPTIONS_VERSION;
+}
+
+static ps_status ps__store_check_new(const char *name, const ps_store_options *opts,
+                                     const ps_codec **codec)
+{
+    PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_store_new: name is NULL");
+    size_t n = strnlen(name, PS__STORE_NAME_MAX + 1);
+    PS__RETURN_IF(n == 0, PS_EINVAL, "ps_store_new: the store name is empty");
+    PS__RETURN_IF(n > PS__STORE_NAME_MAX, PS_EINVAL,
+                  "ps_store_new: store name \"%.40s...\" is longer than %d bytes", name,
+                  PS__STORE_NAME_MAX);
+    PS__RETURN_IF(opts->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
+                  "store \"%s\": unknown options version %u (call ps_store_options_init)", name,
+                  opts->version);
+    PS__RETURN_IF(opts->cache_size < 0, PS_EINVAL,
+                  "store \"%s\": Cache size cannot be negative. Got %ld.", name, opts->cache_size);
+    PS__RETURN_IF(opts->cache_bytes > (size_t)LLONG_MAX, PS_EINVAL,
+                  "store \"%s\": cache_bytes %zu is too large (0 means no bound)", name,
+                  opts->cache_bytes);
+    const char *cname = opts->codec ? opts->codec : "raw";
+    *codec = ps_codec_find(cname);
+    PS__RETURN_IF(*codec == NULL, PS_EINVAL, "store \"%s\": unknown codec \"%.64s\"", name, cname);
+    return PS_OK;
+}
+
+ps_status ps__store_create(const char *name, ps_connector *conn, const ps_store_options *opts,
+                           bool do_register, ps_store **out)
+{
+    ps_store_options defaults;
+    if (opts == NULL) {
+        ps_store_options_init(&defaults);
+        opts = &defaults;
+    }
+    ps_status st = PS_OK;
+    const ps_codec *codec = NULL;
+    ps_store *s = NULL;
+    if (out == NULL) {
+        st = ps__seterr(PS_EINVAL, "ps_store_new: out is NULL");
+        goto fail;
+    }
+    *out = NULL;
+    if (conn == NULL) {
+        st = ps__seterr(PS_EINVAL, "ps_store_new: connector is NULL");
+        goto fail;
+    }
+    st = ps__store_check_new(name, opts, &codec);
+    if (st != PS_OK)
+        goto fail;
+    s = ps_calloc(1, sizeof *s);
+    if (s == NULL) {
+        st = PS__ENOMEM("store");
+        goto fail;
+    }
+    if (opts->metrics && (st = ps__metrics_new(&s->metrics)) != PS_OK) {
+        ps_free(s);
+        goto fail;
+    }
+    st = ps__cache_init(&s->cache, opts->cache_size, opts->cache_bytes);
+    if (st != PS_OK) {
+        ps__metrics_free(s->metrics);
+        ps_free(s);
+        goto fail;
+    }
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->closed, false);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->codec = codec;
+    s->opts = *opts;
+    s->opts.codec = codec->name;
+    s->conn = conn;
+    pthread_rwlock_init(&s->lock, NULL);
+    if (do_register) {
+        st = ps_store_register(s, false);
+        if (st != PS_OK) {
+            ps_store_release(s); /* closes the connector (keep) */
+            return st;
+        }
+    }
+    *out = s;
+    return PS_OK;
+fail:
+    if (conn) {
+        /* Keep the caller's message, not whatever close leaves. */
+        char msg[PS__ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
+        ps_connector_close(conn, PS_CLEAR_KEEP);
+        ps__seterr(st, "%s", msg);
+    }
+    return st;
+}
+
+ps_status ps_store_new(const char *name, ps_connector *connector, const ps_store_options *opts,
+                       ps_store **out)
+{
+    return ps__store_create(name, connector, opts, opts ? opts->register_store : false, out);
+}
+
+ps_store *ps_store_ref(ps_store *store)
+{
+    if (store)
+        atomic_fetch_add_explicit(&store->refs, 1, memory_order_relaxed);
+    return store;
+}
+
+void ps_store_release(ps_store *store)
+{
+    if (store == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&store->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (store->conn) {
+        char msg[PS__ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
+        ps_connector_close(store->conn, PS_CLEAR_KEEP);
+        ps__seterr(PS_OK, "%s", msg);
+        store->conn = NULL;
+    }
+    ps__cache_destroy(&store->cache);
+    ps__metrics_free(store->metrics);
+    pthread_rwlock_destroy(&store->lock);
+    ps_free(store);
+}
+
+ps_status ps_store_close(ps_store *store, ps_clear clear)
+{
+    if (store == NULL)
+        return PS_OK;
+    PS__RETURN_IF(clear != PS_CLEAR_DEFAULT && clear != PS_CLEAR_KEEP && clear != PS_CLEAR_ALL,
+                  PS_EINVAL, "store \"%s\": close: invalid clear value %d", store->name,
+                  (int)clear);
+    ps_status st = PS_OK;
+    pthread_rwlock_wrlock(&store->lock);
+    ps_connector *conn = store->conn;
+    store->conn = NULL;
+    atomic_store_explicit(&store->closed, true, memory_order_release);
+    if (conn) {
+        st = ps_connector_close(conn, clear);
+        if (st != PS_OK)
+            ps__preferr(st, "store \"%s\": close", store->name);
+    }
+    pthread_rwlock_unlock(&store->lock);
+    if (conn) {
+        ps__cache_clear(&store->cache);
+        ps__registry_remove_store(store);
+    }
+    ps_store_release(store);
+    return st;
+}
+
+/* ---- properties ------------------------------------------------------------ */
+
+const char *ps_store_name(const ps_store *store)
+{
+    return store ? store->name : NULL;
+}
+
+const char *ps_store_codec(const ps_store *store)
+{
+    return store ? store->codec->name : NULL;
+}
+
+ps_connector *ps_store_connector(ps_store *store)
+{
+    if (store == NULL)
+        return NULL;
+    pthread_rwlock_rdlock(&store->lock);
+    ps_connector *c = store->conn;
+    pthread_rwlock_unlock(&store->lock);
+    return c;
+}
+
+void ps_store_get_options(const ps_store *store, ps_store_options *out)
+{
+    if (out == NULL)
+        return;
+    if (store == NULL) {
+        ps_store_options_init(out);
+        return;
+    }
+    *out = store->opts;
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+ps_status ps_store_put(ps_store *store, const void *data, size_t len, const ps_put_options *opts,
+                       ps_key **key)
+{
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "ps_store_put: key out-pointer is NULL");
+    *key = NULL;
+    PS__CHECK_STORE(store, "ps_store_put");
+    PS__RETURN_IF(data == NULL && len > 0, PS_EINVAL, "store \"%s\": put: data is NULL",
+                  store->name);
+    uint64_t t0 = ps__t0(store);
+    ps_bytes enc = PS_BYTES_INIT;
+    uint64_t ts = ps__t0(store);
+    PS__FORWARD(ps__encode(store, data, len, &enc));
+    ps__rec_time(store, "store.put.serialize", ts);
+    if (store->metrics)
+        ps__metrics_set_attribute(store->metrics, "store.put.object_size", enc.len);
+    ps_status st = ps__begin(store, "put");
+    if (st == PS_OK) {
+        uint64_t tc = ps__t0(store);
+        st = ps__conn_fail(store, ps_connector_put(store->conn, enc.data, enc.len, opts, key));
+        ps__rec_time(store, "store.put.connector", tc);
+        ps__end(store);
+    }
+    ps_bytes_free(&enc);
+    if (st == PS_OK)
+        ps__rec_time(store, "store.put", t0);
+    return st;
+}
+
+ps_status ps_store_put_batch(ps_store *store, size_t n, const ps_iov *items,
+                             const ps_put_options *opts, ps_key **keys)
+{
+    PS__CHECK_STORE(store, "ps_store_put_batch");
+    PS__RETURN_IF(n > 0 && (items == NULL || keys == NULL), PS_EINVAL,
+                  "store \"%s\": put_batch: items or keys is NULL", store->name);
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = NULL;
+        PS__RETURN_IF(items[i].data == NULL && items[i].len > 0, PS_EINVAL,
+                      "store \"%s\": put_batch: item %zu has NULL data", store->name, i);
+    }
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "put_batch");
+    if (n == 0)
+        return PS_OK;
+    uint64_t t0 = ps__t0(store);
+    ps_bytes *enc = ps_calloc(n, sizeof *enc);
+    ps_iov *iov = ps_calloc(n, sizeof *iov);
+    ps_status st = PS_OK;
+    if (enc == NULL || iov == NULL) {
+        st = PS__ENOMEM("put_batch buffers");
+        goto out;
+    }
+    uint64_t ts = ps__t0(store), total = 0;
+    for (size_t i = 0; i < n && st == PS_OK; i++) {
+        st = ps__encode(store, items[i].data, items[i].len, &enc[i]);
+        iov[i].data = enc[i].data;
+        iov[i].len = enc[i].len;
+        total += enc[i].len;
+    }
+    if (st != PS_OK)
+        goto out;
+    ps__rec_time(store, "store.put_batch.serialize", ts);
+    if (store->metrics)
+        ps__metrics_set_attribute(store->metrics, "store.put_batch.object_sizes", total);
+    st = ps__begin(store, "put_batch");
+    if (st == PS_OK) {
+        uint64_t tc = ps__t0(store);
+        st = ps__conn_fail(store, ps_connector_put_batch(store->conn, n, iov, opts, keys));
+        ps__rec_time(store, "store.put_batch.connector", tc);
+        ps__end(store);
+    }
+    if (st == PS_OK)
+        ps__rec_time(store, "store.put_batch", t0);
+out:
+    if (enc)
+        ps_bytes_free_array(enc, n);
+    ps_free(enc);
+    ps_free(iov);
+    return st;
+}
+
+ps_status ps_store_get(ps_store *store, const ps_key *key, const ps_get_options *opts,
+                       ps_bytes *out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_get: out is NULL");
+    ps_bytes empty = PS_BYTES_INIT;
+    *out = empty;
+    PS__CHECK_STORE(store, "ps_store_get");
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": get: key is NULL", store->name);
+    const ps_codec *codec = store->codec;
+    PS__FORWARD(ps__check_get_opts(opts, &codec));
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "get");
+    uint64_t t0 = ps__t0(store);
+
+    if (ps__cache_get(&store->cache, key, out)) {
+        if (store->metrics) {
+            ps__metrics_add_counter(store->metrics, "store.get.cache_hits", 1);
+            ps__rec_time(store, "store.get", t0);
+        }
+        return PS_OK;
+    }
+    if (store->metrics)
+        ps__metrics_add_counter(store->metrics, "store.get.cache_misses", 1);
+
+    ps_bytes raw = PS_BYTES_INIT;
+    PS__FORWARD(ps__begin(store, "get"));
+    uint64_t epoch = ps__cache_epoch(&store->cache);
+    uint64_t tc = ps__t0(store);
+    ps_status st = ps__conn_fail(store, ps_connector_get(store->conn, key, &raw));
+    ps__rec_time(store, "store.get.connector", tc);
+    ps__end(store);
+
+    if (st == PS_NOT_FOUND) {
+        ps__rec_time(store, "store.get", t0);
+        if (opts && opts->has_default)
+            return ps_bytes_copy(opts->default_data, opts->default_len, out);
+        return PS_NOT_FOUND;
+    }
+    if (st != PS_OK)
+        return st;
+    if (store->metrics)
+        ps__metrics_set_attribute(store->metrics, "store.get.object_size", raw.len);
+    ps_bytes dec = PS_BYTES_INIT;
+    PS__FORWARD(ps__decode(store, codec, key, &raw, &dec));
+    ps__cache_put(&store->cache, key, &dec, epoch, out);
+    ps__rec_time(store, "store.get", t0);
+    return PS_OK;
+}
+
+ps_status ps_store_get_batch(ps_store *store, size_t n, const ps_key *const *keys,
+                             const ps_get_options *opts, ps_bytes *outs, bool *found)
+{
+    PS__CHECK_STORE(store, "ps_store_get_batch");
+    PS__RETURN_IF(n > 0 && (keys == NULL || outs == NULL), PS_EINVAL,
+                  "store \"%s\": get_batch: keys or outs is NULL", store->name);
+    ps_bytes empty = PS_BYTES_INIT;
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = empty;
+        if (found)
+            found[i] = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        PS__RETURN_IF(keys[i] == NULL, PS_EINVAL, "store \"%s\": get_batch: key %zu is NULL",
+                      store->name, i);
+    const ps_codec *codec = store->codec;
+    PS__FORWARD(ps__check_get_opts(opts, &codec));
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "get_batch");
+    if (n == 0)
+        return PS_OK;
+    uint64_t t0 = ps__t0(store);
+
+    /* Scratch: miss indexes, their keys, raw buffers and found flags. */
+    size_t *idx = ps_calloc(n, sizeof *idx);
+    const ps_key **mkeys = ps_calloc(n, sizeof *mkeys);
+    ps_bytes *raws = ps_calloc(n, sizeof *raws);
+    bool *mfound = ps_calloc(n, sizeof *mfound);
+    ps_status st = PS_OK;
+    size_t m = 0, hits = 0;
+    if (!idx || !mkeys || !raws || !mfound) {
+        st = PS__ENOMEM("get_batch buffers");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ps__cache_get(&store->cache, keys[i], &outs[i])) {
+            hits++;
+            if (found)
+                found[i] = true;
+        } else {
+            idx[m] = i;
+            mkeys[m] = keys[i];
+            m++;
+        }
+    }
+    if (store->metrics) {
+        if (hits)
+            ps__metrics_add_counter(store->metrics, "store.get.cache_hits", hits);
+        if (m)
+            ps__metrics_add_counter(store->metrics, "store.get.cache_misses", m);
+    }
+    if (m > 0) {
+        st = ps__begin(store, "get_batch");
+        if (st != PS_OK)
+            goto out;
+        uint64_t epoch = ps__cache_epoch(&store->cache);
+        uint64_t tc = ps__t0(store);
+        st = ps__conn_fail(store, ps_connector_get_batch(store->conn, m, mkeys, raws, mfound));
+        ps__rec_time(store, "store.get_batch.connector", tc);
+        ps__end(store);
+        if (st != PS_OK)
+            goto out;
+        for (size_t j = 0; j < m && st == PS_OK; j++) {
+            size_t i = idx[j];
+            if (mfound[j]) {
+                ps_bytes dec = PS_BYTES_INIT;
+                st = ps__decode(store, codec, keys[i], &raws[j], &dec);
+                if (st == PS_OK) {
+                    ps__cache_put(&store->cache, keys[i], &dec, epoch, &outs[i]);
+                    if (found)
+                        found[i] = true;
+                }
+            } else if (opts && opts->has_default) {
+                st = ps_bytes_copy(opts->default_data, opts->default_len, &outs[i]);
+            }
+        }
+    }
+    if (st == PS_OK)
+        ps__rec_time(store, "store.get_batch", t0);
+out:
+    if (raws)
+        ps_bytes_free_array(raws, n);
+    if (st != PS_OK) {
+        ps_bytes_free_array(outs, n);
+        if (found)
+            for (size_t i = 0; i < n; i++)
+                found[i] = false;
+    }
+    ps_free(idx);
+    ps_free(mkeys);
+    ps_free(raws);
+    ps_free(mfound);
+    return st;
+}
+
+ps_status ps_store_exists(ps_store *store, const ps_key *key, bool *exists)
+{
+    PS__RETURN_IF(exists == NULL, PS_EINVAL, "ps_store_exists: out is NULL");
+    *exists = false;
+    PS__CHECK_STORE(store, "ps_store_exists");
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": exists: key is NULL", store->name);
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "exists");
+    uint64_t t0 = ps__t0(store);
+    if (ps__cache_contains(&store->cache, key)) {
+        *exists = true;
+        ps__rec_time(store, "store.exists", t0);
+        return PS_OK;
+    }
+    PS__FORWARD(ps__begin(store, "exists"));
+    uint64_t tc = ps__t0(store);
+    ps_status st = ps__conn_fail(store, ps_connector_exists(store->conn, key, exists));
+    ps__rec_time(store, "store.exists.connector", tc);
+    ps__end(store);
+    if (st == PS_OK)
+        ps__rec_time(store, "store.exists", t0);
+    return st;
+}
+
+bool ps_store_is_cached(ps_store *store, const ps_key *key)
+{
+    if (store == NULL || key == NULL)
+        return false;
+    return ps__cache_contains(&store->cache, key);
+}
+
+ps_status ps_store_evict(ps_store *store, const ps_key *key)
+{
+    PS__CHECK_STORE(store, "ps_store_evict");
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": evict: key is NULL", store->name);
+    uint64_t t0 = ps__t0(store);
+    PS__FORWARD(ps__begin(store, "evict"));
+    uint64_t tc = ps__t0(store);
+    ps_status st = ps__conn_fail(store, ps_connector_evict(store->conn, key));
+    ps__rec_time(store, "store.evict.connector", tc);
+    ps__end(store);
+    ps__cache_remove(&store->cache, key);
+    if (st == PS_OK)
+        ps__rec_time(store, "store.evict", t0);
+    return st;
+}
+
+ps_status ps_store_new_key(ps_store *store, ps_key **key)
+{
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "ps_store_new_key: out is NULL");
+    *key = NULL;
+    PS__CHECK_STORE(store, "ps_store_new_key");
+    PS__FORWARD(ps__begin(store, "new_key"));
+    ps_status st = ps__conn_fail(store, ps_connector_new_key(store->conn, key));
+    ps__end(store);
+    return st;
+}
+
+ps_status ps_store_set(ps_store *store, const ps_key *key, const void *data, size_t len)
+{
+    PS__CHECK_STORE(store, "ps_store_set");
+    PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": set: key is NULL", store->name);
+    PS__RETURN_IF(data == NULL && len > 0, PS_EINVAL, "store \"%s\": set: data is NULL",
+                  store->name);
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "set");
+    uint64_t t0 = ps__t0(store);
+    ps_bytes enc = PS_BYTES_INIT;
+    uint64_t ts = ps__t0(store);
+    PS__FORWARD(ps__encode(store, data, len, &enc));
+    ps__rec_time(store, "store.set.serialize", ts);
+    if (store->metrics)
+        ps__metrics_set_attribute(store->metrics, "store.set.object_size", enc.len);
+    ps_status st = ps__begin(store, "set");
+    if (st == PS_OK) {
+        uint64_t tc = ps__t0(store);
+        st = ps__conn_fail(store, ps_connector_set(store->conn, key, enc.data, enc.len));
+        ps__rec_time(store, "store.set.connector", tc);
+        ps__end(store);
+    }
+    ps_bytes_free(&enc);
+    ps__cache_remove(&store->cache, key);
+    if (st == PS_OK)
+        ps__rec_time(store, "store.set", t0);
+    return st;
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+ps_status ps_store_config(ps_store *store, char **json)
+{
+    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_store_config: out is NULL");
+    *json = NULL;
+    PS__CHECK_STORE(store, "ps_store_config");
+    json_t *conn = NULL;
+    PS__FORWARD(ps__begin(store, "config"));
+    ps_status st = ps__conn_fail(store, ps_connector_config_json(store->conn, &conn));
+    ps__end(store);
+    if (st != PS_OK)
+        return st;
+    const ps_store_options *o = &store->opts;
+    json_t *cfg = json_pack("{s:s, s:o, s:s, s:I, s:I, s:b, s:b, s:b}", "name", store->name,
+                            "connector", conn, "codec", store->codec->name, "cache_size",
+                            (json_int_t)o->cache_size, "cache_bytes", (json_int_t)o->cache_bytes,
+                            "metrics", (int)o->metrics, "populate_target", (int)o->populate_target,
+                            "auto_register", (int)o->register_store);
+    if (cfg == NULL)
+        return PS__ENOMEM("store config");
+    st = ps__json_dump(cfg, json);
+    json_decref(cfg);
+    return st;
+}
+
+static const char *const ps__store_config_fields[] = {
+    "name",    "connector",       "codec",         "cache_size", "cache_bytes",
+    "metrics", "populate_target", "auto_register", NULL};
+
+ps_status ps__store_config_name(json_t *cfg, const char **name)
+{
+    *name = NULL;
+    PS__FORWARD(ps__json_get_string(cfg, "store config", "name", name));
+    PS__RETURN_IF(*name == NULL, PS_EINVAL, "store config: missing \"name\"");
+    size_t n = strnlen(*name, PS__STORE_NAME_MAX + 1);
+    PS__RETURN_IF(n == 0 || n > PS__STORE_NAME_MAX, PS_EINVAL,
+                  "store config: \"name\" must be 1 to %d bytes", PS__STORE_NAME_MAX);
+    return PS_OK;
+}
+
+/* Parse a configuration object into options and the connector config. */
+static ps_status ps__store_config_parse(json_t *cfg, const char **name, json_t **conn_cfg,
+                                        ps_store_options *o)
+{
+    PS__RETURN_IF(!json_is_object(cfg), PS_EINVAL, "store config: expected a JSON object");
+    PS__FORWARD(ps__json_check_fields(cfg, "store config", ps__store_config_fields));
+    PS__FORWARD(ps__store_config_name(cfg, name));
+    *conn_cfg = json_object_get(cfg, "connector");
+    PS__RETURN_IF(*conn_cfg == NULL, PS_EINVAL, "store config \"%s\": missing \"connector\"",
+                  *name);
+    PS__RETURN_IF(!json_is_object(*conn_cfg), PS_EINVAL,
+                  "store config \"%s\": field \"connector\" must be an object", *name);
+    ps_store_options_init(o);
+    long long cache_size = o->cache_size, cache_bytes = 0;
+    PS__FORWARD(ps__json_get_string(cfg, "store config", "codec", &o->codec));
+    PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_size", &cache_size));
+    PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_bytes", &cache_bytes));
+    PS__FORWARD(ps__json_get_bool(cfg, "store config", "metrics", &o->metrics));
+    PS__FORWARD(ps__json_get_bool(cfg, "store config", "populate_target", &o->populate_target));
+    PS__FORWARD(ps__json_get_bool(cfg, "store config", "auto_register", &o->register_store));
+    PS__RETURN_IF(cache_size < 0 || cache_size > LONG_MAX, PS_EINVAL,
+                  "store config \"%s\": Cache size cannot be negative. Got %lld.", *name,
+                  cache_size);
+    PS__RETURN_IF(cache_bytes < 0, PS_EINVAL,
+                  "store config \"%s\": cache_bytes cannot be negative. Got %lld.", *name,
+                  cache_bytes);
+    o->cache_size = (long)cache_size;
+    o->cache_bytes = (size_t)cache_bytes;
+    return PS_OK;
+}
+
+ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_store **out)
+{
+    const char *name = NULL;
+    json_t *conn_cfg = NULL;
+    ps_store_options o;
+    PS__FORWARD(ps__store_config_parse(cfg, &name, &conn_cfg, &o));
+    const ps_codec *codec = NULL;
+    PS__FORWARD(ps__store_check_new(name, &o, &codec));
+    ps_connector *conn = NULL;
+    ps_status st = ps_connector_from_config_json(conn_cfg, &conn);
+    if (st != PS_OK)
+        return ps__preferr(st, "store config \"%s\"", name);
+    return ps__store_create(name, conn, &o, do_register && o.register_store, out);
+}
+
+ps_status ps_store_from_config(const char *config_json, ps_store **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_from_config: out is NULL");
+    *out = NULL;
+    PS__RETURN_IF(config_json == NULL, PS_EINVAL, "ps_store_from_config: config is NULL");
+    json_t *cfg = NULL;
+    PS__FORWARD(ps__json_parse_object(config_json, "store config", &cfg));
+    ps_status st = ps__store_from_config_obj(cfg, true, out);
+    json_decref(cfg);
+    return st;
+}
