@@ -1,0 +1,74 @@
+/*
+ * The DAOS connector ("daos"): objects in one dictionary of a DAOS
+ * container, stored exactly as pydaos stores a DDict, so Python code using
+ * pydaos (and upstream ProxyStore's DAOSConnector) reads what we write and
+ * the other way round. Reference: docs/connectors-daos.md.
+ *
+ * libdaos is not linked: it is loaded at run time with dlopen
+ * ("libdaos.so.2", or the path in $PROXYSTORE_DAOS_LIBRARY) the first time a
+ * DAOS connector is opened. When it cannot be loaded, opening fails with
+ * PS_EUNAVAILABLE and dlerror()'s text; the rest of the library is not
+ * affected, and ps_version_info() reports it under features.daos.
+ *
+ * Options (JSON object given to ps_connector_open("daos", ...)), the same as
+ * upstream's DAOSConnector(pool, container, namespace, clear):
+ *   "pool"      string, required: pool label or UUID
+ *   "container" string, required: container label or UUID. The container
+ *               must have layout type PYTHON (`daos cont create POOL LABEL
+ *               --type PYTHON`); others are refused with PS_EINVAL.
+ *   "namespace" string, required: the name of the dictionary in the
+ *               container's root (UTF-8, no NUL); created when missing.
+ *   "clear"     bool, default false: whether close() removes every key of
+ *               the dictionary.
+ *
+ * Keys: "daos:<pool>/<container>/<namespace>/<uuid>" (percent-encoded
+ * fields). A key of another pool, container or namespace is refused with
+ * PS_EINVAL, like upstream's _validate_key.
+ *
+ * Limits: an empty object cannot be stored (a DAOS KV update of size 0 is a
+ * removal, and pydaos treats an empty value as "delete"): put of 0 bytes is
+ * PS_ENOTSUP.
+ *
+ * Thread safety: thread-safe (PS_CONNECTOR_THREADSAFE). Batches run up to 16
+ * operations in flight on an event queue taken from a per-connector pool.
+ * Like the DAOS client itself, a connector must not be used across fork():
+ * open it in the process that uses it.
+ */
+#ifndef PROXYSTORE_CONNECTORS_DAOS_H
+#define PROXYSTORE_CONNECTORS_DAOS_H
+
+#include <stdbool.h>
+
+#include "../connector.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Operations in flight at once in a batch (pydaos's MAX_INFLIGHT). */
+#define PS_DAOS_MAX_INFLIGHT 16
+
+/**
+ * Open a DAOS connector on dictionary `namespace_` of container `container`
+ * in pool `pool`; `clear` is the default of close().
+ * Returns PS_EINVAL (bad argument, missing pool or container, wrong layout
+ * type), PS_EUNAVAILABLE (libdaos cannot be loaded or initialised),
+ * PS_ECONN, PS_EIO, PS_ENOMEM.
+ * Ownership: the strings are copied; `*out` is new, close it with
+ * ps_connector_close().
+ */
+PS_API ps_status ps_daos_connector_open(const char *pool, const char *container,
+                                        const char *namespace_, bool clear, ps_connector **out);
+
+/**
+ * Whether libdaos can be loaded in this process (loads it on first call).
+ * `detail` (may be NULL) gets "loaded <path>" or dlerror()'s text.
+ * Ownership: `*detail` is static; valid for the life of the process.
+ * Thread safety: safe.
+ */
+PS_API bool ps_daos_available(const char **detail);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
