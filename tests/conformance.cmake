@@ -11,3 +11,7 @@ target_link_libraries(ps_conformance PUBLIC ps_testutil PRIVATE ps_warnings)
 ps_add_test(NAME conformance.local
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/conformance/conformance_local.c
   LIBS ps_conformance LABELS conformance threads)
+
+ps_add_test(NAME conformance.file
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/conformance/conformance_file.c
+  LIBS ps_conformance LABELS conformance threads)
