@@ -1,0 +1,25 @@
+# Tests of the proxy layer, the CLI and the examples (owner: "proxy" helper).
+# Unit tests (tests/unit/test_token.c, test_proxy*.c) are registered by
+# tests/CMakeLists.txt; this fragment adds the rest.
+
+# The token decoder's fuzz corpus, replayed without libFuzzer in `make check`.
+ps_add_test(NAME fuzz.token_replay
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_token.c ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.c
+  ARGS ${CMAKE_CURRENT_LIST_DIR}/corpus/token
+  LABELS fuzz unit)
+
+# The libFuzzer program itself: configure a clang build with
+#   CC=clang cmake -S . -B build-fuzz -DPS_FUZZ=ON -DPS_SANITIZE=address \
+#     -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link
+# then run build-fuzz/tests/fuzz_token tests/corpus/token (see docs/proxy.md).
+option(PS_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
+if(PS_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PS_FUZZ needs clang (CC=clang)")
+  endif()
+  add_executable(fuzz_token ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_token.c)
+  target_link_libraries(fuzz_token PRIVATE ps_testutil)
+  target_compile_options(fuzz_token PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_token PRIVATE -fsanitize=fuzzer)
+  set_target_properties(fuzz_token PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()
