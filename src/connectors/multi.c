@@ -254,8 +254,11 @@ static ps_status ps__multi_open(json_t *options, void **priv)
         json_decref(specs[i].connector);
     ps_free(specs);
     if (st != PS_OK) {
+        /* closing the entries already open clears the message: keep it */
+        char msg[PS__ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
         ps__multi_free(m, true);
-        return st;
+        return ps__seterr(st, "%s", msg);
     }
     m->n = n;
     ps__multi_sort(m);
@@ -448,7 +451,7 @@ static ps_status ps__multi_put(void *priv, const void *data, size_t len, const p
     st = ps__multi_make_key(e->name, inner, key);
     if (st != PS_OK) {
         char msg[PS__ERRMSG_SIZE];
-        strcpy(msg, ps_last_error());
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
         ps_connector_evict(e->conn, inner);
         ps__seterr(st, "%s", msg);
     }
@@ -560,16 +563,22 @@ static ps_status ps__multi_put_batch(void *priv, size_t n, const ps_iov *items,
             ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
             goto out;
         }
+        char msg[PS__ERRMSG_SIZE] = "";
         for (size_t j = 0; j < cnt; j++) {
-            if (st == PS_OK)
+            if (st == PS_OK) {
                 st = ps__multi_make_key(e->name, s.inner[j], &keys[s.pos[j]]);
+                if (st != PS_OK)
+                    snprintf(msg, sizeof msg, "%s", ps_last_error());
+            }
             if (st != PS_OK) /* not wrapped: remove it here */
                 ps_connector_evict(e->conn, s.inner[j]);
             ps_key_free(s.inner[j]);
             s.inner[j] = NULL;
         }
-        if (st != PS_OK)
+        if (st != PS_OK) {
+            ps__seterr(st, "%s", msg);
             goto out;
+        }
     }
 out:
     ps_free(mem);

@@ -71,8 +71,8 @@ static ps_status ps__compile(const char *pattern, pcre2_code **out)
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(err, msg, sizeof msg) < 0)
             strcpy((char *)msg, "unknown error");
-        return ps__seterr(PS_EINVAL, "policy: invalid host_pattern \"%.200s\": %s at offset %zu",
-                          pattern, (const char *)msg, (size_t)off);
+        return ps__seterr(PS_EINVAL, "invalid host_pattern \"%.200s\": %s at offset %zu", pattern,
+                          (const char *)msg, (size_t)off);
     }
     *out = re;
     return PS_OK;
