@@ -23,3 +23,7 @@ if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/redis.cmake)
     FIXTURES_REQUIRED redis_server
     ENV PS_TEST_REDIS_DIR=${CMAKE_BINARY_DIR}/tests/redis-fixture)
 endif()
+
+ps_add_test(NAME multi.hosts
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/multi/test_multi_hosts.c
+  LABELS multi integration)
