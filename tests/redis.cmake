@@ -39,3 +39,13 @@ ps_add_test(NAME redis.connector
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/redis/test_redis.c
   LIBS ps_redis_testutil LABELS redis
   FIXTURES_REQUIRED redis_server ENV ${_redis_env})
+
+# Private servers only (started and killed by the test itself).
+ps_add_test(NAME redis.failures
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/redis/test_redis_failures.c
+  LIBS ps_redis_testutil LABELS redis)
+
+ps_add_test(NAME redis.threads
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/redis/test_redis_threads.c
+  LIBS ps_redis_testutil LABELS redis threads
+  FIXTURES_REQUIRED redis_server ENV ${_redis_env})

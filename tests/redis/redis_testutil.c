@@ -98,7 +98,7 @@ static pid_t spawn(pstr_server *s)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    const char *argv[40];
+    const char *argv[48];
     int n = 0;
     argv[n++] = "redis-server";
     argv[n++] = "--port";
@@ -161,6 +161,21 @@ static int wait_ready(pstr_server *s)
     return -1;
 }
 
+/* Show (and forget) the server's log after a failed start. */
+static void dump_log(const pstr_server *s)
+{
+    char path[1300], line[512];
+    snprintf(path, sizeof path, "%s/redis.log", s->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    fprintf(stderr, "redis-server on port %d did not start; its log:\n", s->port);
+    while (fgets(line, sizeof line, f))
+        fprintf(stderr, "  %s", line);
+    fclose(f);
+    unlink(path);
+}
+
 int pstr_server_start(pstr_server *s, const char *const *extra)
 {
     memset(s, 0, sizeof *s);
@@ -170,7 +185,7 @@ int pstr_server_start(pstr_server *s, const char *const *extra)
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     free(dir);
     snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
-    for (int i = 0; extra && extra[i] && i < 8; i++) {
+    for (int i = 0; extra && extra[i] && i < 16; i++) {
         snprintf(s->args[i], sizeof s->args[i], "%s", extra[i]);
         s->nargs++;
     }
@@ -182,6 +197,7 @@ int pstr_server_start(pstr_server *s, const char *const *extra)
         if (s->pid > 0 && wait_ready(s) == 0)
             return 0;
         pstr_server_kill(s);
+        dump_log(s);
     }
     return -1;
 }

@@ -36,7 +36,7 @@ typedef struct pstr_server {
     int port;
     char dir[1024];
     char sock[1200];
-    char args[8][128]; /* extra redis-server arguments (kept for restart) */
+    char args[16][128]; /* extra redis-server arguments (kept for restart) */
     int nargs;
 } pstr_server;
 
