@@ -15,3 +15,8 @@ ps_add_test(NAME conformance.local
 ps_add_test(NAME conformance.file
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/conformance/conformance_file.c
   LIBS ps_conformance LABELS conformance threads)
+
+# The local connector's unit tests start threads: run them under TSan too.
+if(TEST unit.local)
+  set_tests_properties(unit.local PROPERTIES LABELS "unit;threads")
+endif()
