@@ -1,0 +1,533 @@
+/*
+ * proxystore-endpoint: serve and manage ProxyStore endpoints
+ * (man/proxystore-endpoint.8, docs/endpoint.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "internal.h"
+#include "manage.h"
+#include "proxystore/version.h"
+
+static const char usage_text[] =
+    "Usage: proxystore-endpoint [--log-level LEVEL] COMMAND [ARGS]...\n"
+    "\n"
+    "  Manage and start ProxyStore Endpoints.\n"
+    "\n"
+    "Options:\n"
+    "  --log-level [ERROR|WARNING|INFO|DEBUG]  Minimum logging level.\n"
+    "  --help                                  Show this message and exit.\n"
+    "\n"
+    "Commands:\n"
+    "  configure  Configure a new endpoint.\n"
+    "  help       Show available commands and options.\n"
+    "  list       List all user endpoints.\n"
+    "  remove     Remove an endpoint.\n"
+    "  serve      Serve an endpoint in the foreground without a configuration.\n"
+    "  start      Start an endpoint.\n"
+    "  stop       Stop a detached endpoint.\n"
+    "  test       Execute test commands on an endpoint.\n"
+    "  version    Show the ProxyStore version.\n"
+    "\n"
+    "  configure NAME [--host ip|fqdn|ADDR] [--port PORT] [--relay-address ADDR]\n"
+    "            [--relay-auth|--no-relay-auth] [--relay-server|--no-relay-server]\n"
+    "            [--peer-channels COUNT] [--persist|--no-persist]\n"
+    "            [--max-object-size SIZE] [--max-memory SIZE --dump-dir DIR]\n"
+    "            [--token TOKEN] [--peer UUID=URL]...\n"
+    "  start NAME [--detach|--no-detach]\n"
+    "  stop NAME | remove NAME | list\n"
+    "  test NAME [--remote UUID] {evict KEY | exists KEY | get KEY | put DATA}\n"
+    "  serve [--host HOST] [--port PORT] [--port-file FILE] [--uuid UUID] [--name NAME]\n"
+    "        [--storage memory|sqlite] [--database PATH] [--max-object-size SIZE]\n"
+    "        [--max-memory SIZE --dump-dir DIR] [--token TOKEN | --token-file FILE]\n"
+    "        [--peer UUID=URL]... [--threads N] [--timeout SECONDS]\n"
+    "        [--max-connections N] [--log-file FILE]\n"
+    "\n"
+    "Data lives under $PROXYSTORE_HOME, else $XDG_DATA_HOME/proxystore, else\n"
+    "~/.local/share/proxystore. SIZE accepts units: 100MB, 1.5GiB, ...\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "Error: ");
+    fprintf(stderr, fmt, arg ? arg : "");
+    fprintf(stderr, "\nTry 'proxystore-endpoint --help' for help.\n");
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- configure ---------------------------------------------------------------------- */
+
+static int cmd_configure(int argc, char **argv)
+{
+    enum {
+        O_HOST = 256,
+        O_PORT,
+        O_RELAY,
+        O_RAUTH,
+        O_NO_RAUTH,
+        O_RSERVER,
+        O_NO_RSERVER,
+        O_CHANNELS,
+        O_PERSIST,
+        O_NO_PERSIST,
+        O_MOS,
+        O_MEM,
+        O_DUMP,
+        O_TOKEN,
+        O_PEER
+    };
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, O_PORT},
+        {"relay-address", required_argument, NULL, O_RELAY},
+        {"relay-auth", no_argument, NULL, O_RAUTH},
+        {"no-relay-auth", no_argument, NULL, O_NO_RAUTH},
+        {"relay-server", no_argument, NULL, O_RSERVER},
+        {"no-relay-server", no_argument, NULL, O_NO_RSERVER},
+        {"peer-channels", required_argument, NULL, O_CHANNELS},
+        {"persist", no_argument, NULL, O_PERSIST},
+        {"no-persist", no_argument, NULL, O_NO_PERSIST},
+        {"max-object-size", required_argument, NULL, O_MOS},
+        {"max-memory", required_argument, NULL, O_MEM},
+        {"dump-dir", required_argument, NULL, O_DUMP},
+        {"token", required_argument, NULL, O_TOKEN},
+        {"peer", required_argument, NULL, O_PEER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    ep_configure_args a;
+    memset(&a, 0, sizeof a);
+    a.port = -1;
+    a.relay_auth = true;
+    a.relay_server = true;
+    a.peer_channels = 1;
+    const char *peers[64];
+    long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_HOST:
+            a.host = optarg;
+            break;
+        case O_PORT:
+            if (parse_long(optarg, 1, 65535, &v) != 0) {
+                ep_say(EP_LOG_ERROR, "Port must be in range [1, 65535].");
+                return 1;
+            }
+            a.port = (int)v;
+            break;
+        case O_RELAY:
+            a.relay_address = optarg;
+            break;
+        case O_RAUTH:
+            a.relay_auth = true;
+            break;
+        case O_NO_RAUTH:
+            a.relay_auth = false;
+            break;
+        case O_RSERVER:
+            a.relay_server = true;
+            break;
+        case O_NO_RSERVER:
+            a.relay_server = false;
+            break;
+        case O_CHANNELS:
+            if (parse_long(optarg, -1000000, 1000000, &a.peer_channels) != 0)
+                return usage_error("Invalid value for '--peer-channels': '%s' is not a valid "
+                                   "integer.",
+                                   optarg);
+            break;
+        case O_PERSIST:
+            a.persist = true;
+            break;
+        case O_NO_PERSIST:
+            a.persist = false;
+            break;
+        case O_MOS:
+            a.max_object_size = optarg;
+            break;
+        case O_MEM:
+            a.max_memory = optarg;
+            break;
+        case O_DUMP:
+            a.dump_dir = optarg;
+            break;
+        case O_TOKEN:
+            a.token = optarg;
+            break;
+        case O_PEER:
+            if (a.npeers >= 64)
+                return usage_error("at most 64 peers%s", NULL);
+            peers[a.npeers++] = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (optind + 1 != argc)
+        return usage_error("configure takes exactly one NAME%s", NULL);
+    a.name = argv[optind];
+    a.peers = peers;
+    return ep_cmd_configure(&a);
+}
+
+/* ---- serve -------------------------------------------------------------------------- */
+
+static int read_token_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        ep_say(EP_LOG_ERROR, "--token-file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(buf, (int)size, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0') {
+        ep_say(EP_LOG_ERROR, "--token-file %s: empty", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    enum {
+        O_HOST = 256,
+        O_PORT,
+        O_PORTFILE,
+        O_UUID,
+        O_NAME,
+        O_STORAGE,
+        O_DB,
+        O_MOS,
+        O_MEM,
+        O_DUMP,
+        O_TOKEN,
+        O_TOKENFILE,
+        O_PEER,
+        O_THREADS,
+        O_TIMEOUT,
+        O_MAXCONN,
+        O_LOGFILE
+    };
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, O_PORT},
+        {"port-file", required_argument, NULL, O_PORTFILE},
+        {"uuid", required_argument, NULL, O_UUID},
+        {"name", required_argument, NULL, O_NAME},
+        {"storage", required_argument, NULL, O_STORAGE},
+        {"database", required_argument, NULL, O_DB},
+        {"max-object-size", required_argument, NULL, O_MOS},
+        {"max-memory", required_argument, NULL, O_MEM},
+        {"dump-dir", required_argument, NULL, O_DUMP},
+        {"token", required_argument, NULL, O_TOKEN},
+        {"token-file", required_argument, NULL, O_TOKENFILE},
+        {"peer", required_argument, NULL, O_PEER},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"log-file", required_argument, NULL, O_LOGFILE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    ep_serve_params p;
+    memset(&p, 0, sizeof p);
+    p.ready_fd = -1;
+    p.log_stderr = true;
+    p.server.port = 0;
+    p.server.name = "endpoint";
+    p.storage.kind = EP_STORAGE_MEMORY;
+    p.storage.max_object_size = EP_MAX_OBJECT_SIZE_DEFAULT;
+    char uuid[37] = "", token[600];
+    ep_peer peers[64];
+    size_t npeers = 0;
+    const char *storage = NULL;
+    long v;
+    int c, rc = 2;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_HOST:
+            p.server.host = optarg;
+            break;
+        case O_PORT:
+            if (parse_long(optarg, 0, 65535, &v) != 0) {
+                rc = usage_error("--port %s: expected 0 to 65535", optarg);
+                goto out;
+            }
+            p.server.port = (int)v;
+            break;
+        case O_PORTFILE:
+            p.port_file = optarg;
+            break;
+        case O_UUID:
+            if (!ep_parse_uuid4(optarg, strlen(optarg), uuid)) {
+                rc = usage_error("--uuid %s: not a valid UUID4", optarg);
+                goto out;
+            }
+            break;
+        case O_NAME:
+            p.server.name = optarg;
+            break;
+        case O_STORAGE:
+            storage = optarg;
+            break;
+        case O_DB:
+            p.storage.database_path = optarg;
+            break;
+        case O_MOS:
+            if (ep_parse_size(optarg, &p.storage.max_object_size) != PS_OK) {
+                rc = usage_error("--max-object-size: %s", ps_last_error());
+                goto out;
+            }
+            break;
+        case O_MEM:
+            if (ep_parse_size(optarg, &p.storage.max_size) != PS_OK) {
+                rc = usage_error("--max-memory: %s", ps_last_error());
+                goto out;
+            }
+            break;
+        case O_DUMP:
+            p.storage.dump_dir = optarg;
+            break;
+        case O_TOKEN:
+            p.server.token = optarg;
+            break;
+        case O_TOKENFILE:
+            if (read_token_file(optarg, token, sizeof token) != 0) {
+                rc = 1;
+                goto out;
+            }
+            p.server.token = token;
+            break;
+        case O_PEER: {
+            const char *eq = strchr(optarg, '=');
+            if (npeers >= 64 || eq == NULL ||
+                !ep_parse_uuid4(optarg, (size_t)(eq - optarg), peers[npeers].uuid)) {
+                rc = usage_error("--peer %s: expected UUID=URL", optarg);
+                goto out;
+            }
+            peers[npeers].url = ps_strdup(eq + 1);
+            if (peers[npeers].url == NULL) {
+                rc = 1;
+                goto out;
+            }
+            npeers++;
+            break;
+        }
+        case O_THREADS:
+            if (parse_long(optarg, 1, 1024, &v) != 0) {
+                rc = usage_error("--threads %s: expected 1 to 1024", optarg);
+                goto out;
+            }
+            p.server.threads = (unsigned)v;
+            break;
+        case O_TIMEOUT:
+            if (parse_long(optarg, 1, 86400, &v) != 0) {
+                rc = usage_error("--timeout %s: expected 1 to 86400 seconds", optarg);
+                goto out;
+            }
+            p.server.timeout = (unsigned)v;
+            break;
+        case O_MAXCONN:
+            if (parse_long(optarg, 1, 1000000, &v) != 0) {
+                rc = usage_error("--max-connections %s: expected 1 to 1000000", optarg);
+                goto out;
+            }
+            p.server.max_connections = (unsigned)v;
+            break;
+        case O_LOGFILE:
+            p.log_file = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            rc = 0;
+            goto out;
+        default:
+            goto out;
+        }
+    }
+    if (optind != argc) {
+        rc = usage_error("serve: unexpected argument %s", argv[optind]);
+        goto out;
+    }
+    if (storage == NULL)
+        storage = p.storage.database_path ? "sqlite" : "memory";
+    if (strcmp(storage, "sqlite") == 0) {
+        p.storage.kind = EP_STORAGE_SQLITE;
+        if (p.storage.database_path == NULL) {
+            rc = usage_error("--storage sqlite needs --database PATH (or :memory:)%s", NULL);
+            goto out;
+        }
+    } else if (strcmp(storage, "memory") != 0) {
+        rc = usage_error("--storage %s: expected memory or sqlite", storage);
+        goto out;
+    }
+    if (uuid[0] == '\0' && ps_uuid4(uuid) != PS_OK) {
+        ep_say(EP_LOG_ERROR, "%s", ps_last_error());
+        rc = 1;
+        goto out;
+    }
+    p.server.uuid = uuid;
+    p.server.peers = peers;
+    p.server.npeers = npeers;
+    rc = ep_serve(&p);
+out:
+    for (size_t i = 0; i < npeers; i++)
+        ps_free(peers[i].url);
+    return rc;
+}
+
+/* ---- the rest ------------------------------------------------------------------------- */
+
+static int one_name(int argc, char **argv, const char *cmd, const char **name)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        return 2;
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "Error: %s takes exactly one NAME\n", cmd);
+        return 2;
+    }
+    *name = argv[optind];
+    return -1;
+}
+
+static int cmd_start(int argc, char **argv)
+{
+    static const struct option opts[] = {{"detach", no_argument, NULL, 'd'},
+                                         {"no-detach", no_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    bool detach = true;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'd')
+            detach = true;
+        else if (c == 'n')
+            detach = false;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else
+            return 2;
+    }
+    if (optind + 1 != argc)
+        return usage_error("start takes exactly one NAME%s", NULL);
+    return ep_cmd_start(argv[optind], detach);
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *remote = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'r')
+            remote = optarg;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else
+            return 2;
+    }
+    if (argc - optind != 3)
+        return usage_error("usage: test NAME [--remote UUID] {evict KEY | exists KEY | get KEY | "
+                           "put DATA}%s",
+                           NULL);
+    return ep_cmd_test(argv[optind], remote, argv[optind + 1], argv[optind + 2]);
+}
+
+int main(int argc, char **argv)
+{
+    ep_log_level level = EP_LOG_INFO;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        const char *lv = NULL;
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc)
+            lv = argv[++i];
+        else if (strncmp(argv[i], "--log-level=", 12) == 0)
+            lv = argv[i] + 12;
+        if (lv == NULL || !ep_log_parse_level(lv, &level))
+            return usage_error("bad option %s (--log-level ERROR|WARNING|INFO|DEBUG)", argv[i]);
+    }
+    if (i >= argc) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    ep_log_set_level(level);
+    ep_cli_set_level(level);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    optind = 1;
+    const char *name = NULL;
+    int rc;
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        rc = 0;
+    } else if (strcmp(cmd, "version") == 0) {
+        printf("ProxyStore-C v%s (proxystore-endpoint)\n", PS_VERSION_STRING);
+        rc = 0;
+    } else if (strcmp(cmd, "configure") == 0) {
+        rc = cmd_configure(sub_argc, sub_argv);
+    } else if (strcmp(cmd, "serve") == 0) {
+        rc = cmd_serve(sub_argc, sub_argv);
+    } else if (strcmp(cmd, "list") == 0) {
+        rc = sub_argc == 1 ? ep_cmd_list() : usage_error("list takes no arguments%s", NULL);
+    } else if (strcmp(cmd, "start") == 0) {
+        rc = cmd_start(sub_argc, sub_argv);
+    } else if (strcmp(cmd, "stop") == 0) {
+        rc = one_name(sub_argc, sub_argv, "stop", &name);
+        if (rc < 0)
+            rc = ep_cmd_stop(name);
+    } else if (strcmp(cmd, "remove") == 0) {
+        rc = one_name(sub_argc, sub_argv, "remove", &name);
+        if (rc < 0)
+            rc = ep_cmd_remove(name);
+    } else if (strcmp(cmd, "test") == 0) {
+        rc = cmd_test(sub_argc, sub_argv);
+    } else if (strcmp(cmd, "check-nat") == 0) {
+        ep_say(EP_LOG_ERROR, "check-nat is not supported: this endpoint does not use relay "
+                             "peering (see docs/endpoint.md)");
+        rc = 1;
+    } else {
+        rc = usage_error("No such command '%s'.", cmd);
+    }
+    curl_global_cleanup();
+    return rc;
+}
