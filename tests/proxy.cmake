@@ -23,3 +23,18 @@ if(PS_FUZZ)
   target_link_options(fuzz_token PRIVATE -fsanitize=fuzzer)
   set_target_properties(fuzz_token PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 endif()
+
+# Concurrent resolves and the asynchronous pool (also run under TSan).
+ps_add_test(NAME proxy.threads
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/proxy/test_proxy_threads.c
+  LABELS proxy threads)
+
+# Tokens made here, resolved by other processes (fork + exec of proxy_consumer).
+add_executable(proxy_consumer ${CMAKE_CURRENT_LIST_DIR}/proxy/proxy_consumer.c)
+target_link_libraries(proxy_consumer PRIVATE ps_testutil)
+set_target_properties(proxy_consumer PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+ps_add_test(NAME proxy.processes
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/proxy/test_proxy_procs.c
+  ARGS $<TARGET_FILE:proxy_consumer>
+  LABELS proxy threads)
+add_dependencies(test_proxy_processes proxy_consumer)
