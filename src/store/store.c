@@ -85,8 +85,11 @@ static ps_status ps__decode(ps_store *s, const ps_codec *codec, const ps_key *ke
     if (st != PS_OK) {
         char cause[PS__ERRMSG_SIZE];
         snprintf(cause, sizeof cause, "%s", ps_last_error());
-        return ps__seterr(PS_ECODEC, "Failed to deserialize object (codec=%s, key=%.300s): %s",
-                          codec->name, ps_key_str(key), cause[0] ? cause : ps_strerror(st));
+        /* Out of memory stays PS_ENOMEM; anything else the codec reports is
+         * a decoding failure (upstream's SerializationError). */
+        return ps__seterr(st == PS_ENOMEM ? PS_ENOMEM : PS_ECODEC,
+                          "Failed to deserialize object (codec=%s, key=%.300s): %s", codec->name,
+                          ps_key_str(key), cause[0] ? cause : ps_strerror(st));
     }
     return PS_OK;
 }
