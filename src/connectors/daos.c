@@ -190,6 +190,21 @@ static bool ps__daos_utf8_ok(const char *s)
     return true;
 }
 
+/* Suffix of the dkey that marks an empty object (see ps__daos_store). */
+#define PS__DAOS_EMPTY_SUFFIX "#empty"
+
+/* The marker dkey of `dkey` (ps_malloc'd), or NULL when out of memory. */
+static char *ps__daos_marker(const char *dkey)
+{
+    size_t n = strlen(dkey);
+    char *m = ps_malloc(n + sizeof PS__DAOS_EMPTY_SUFFIX);
+    if (m) {
+        memcpy(m, dkey, n);
+        memcpy(m + n, PS__DAOS_EMPTY_SUFFIX, sizeof PS__DAOS_EMPTY_SUFFIX);
+    }
+    return m;
+}
+
 /* Check that `key` is one of this connector's; `*dkey` gets its dictionary key. */
 static ps_status ps__daos_check_key(const ps__daos *d, const ps_key *key, const char **dkey)
 {
@@ -212,6 +227,11 @@ static ps_status ps__daos_check_key(const ps__daos *d, const ps_key *key, const 
                   "daos connector: key \"%.200s\": the object key is not UTF-8 (pydaos could "
                   "not list the dictionary)",
                   ps_key_str(key));
+    size_t kl = strlen(k), sl = sizeof PS__DAOS_EMPTY_SUFFIX - 1;
+    PS__RETURN_IF(kl >= sl && memcmp(k + kl - sl, PS__DAOS_EMPTY_SUFFIX, sl) == 0, PS_EINVAL,
+                  "daos connector: key \"%.200s\": object keys ending in \"%s\" are reserved "
+                  "(empty-object markers)",
+                  ps_key_str(key), PS__DAOS_EMPTY_SUFFIX);
     *dkey = k;
     return PS_OK;
 }
@@ -270,6 +290,8 @@ typedef struct ps__daos_slot {
     daos_size_t size;
     unsigned char *buf;
     size_t cap;
+    bool marker_phase; /* GET: the value was absent; checking the empty marker */
+    char *marker;      /* GET: that marker's dkey (alive until completion) */
 } ps__daos_slot;
 
 typedef struct ps__daos_batch {
@@ -304,6 +326,11 @@ static bool ps__daos_launch(ps__daos_batch *b, ps__daos_slot *s)
         rc = api->daos_kv_remove(b->d->oh, DAOS_TX_NONE, 0, key, &s->ev);
         break;
     default:
+        if (s->marker_phase) {
+            s->size = DAOS_REC_ANY; /* NULL buffer: size only */
+            rc = api->daos_kv_get(b->d->oh, DAOS_TX_NONE, 0, s->marker, &s->size, NULL, &s->ev);
+            break;
+        }
         if (s->buf == NULL) {
             s->cap = PS__DAOS_GET_INITIAL;
             s->buf = ps_malloc(s->cap);
@@ -353,9 +380,22 @@ static bool ps__daos_complete(ps__daos_batch *b, ps__daos_slot *s)
         ps__daos_batch_error(b, ps__daos_fail(b->d, err, "get", key));
         return false;
     }
-    if (s->size == 0) {
-        b->found[s->idx] = false;
+    if (s->marker_phase) {
+        /* present marker: an empty object; absent: no object */
+        b->found[s->idx] = s->size > 0;
+        s->marker_phase = false;
+        ps_free(s->marker);
+        s->marker = NULL;
         return false;
+    }
+    if (s->size == 0) {
+        s->marker = ps__daos_marker(key);
+        if (s->marker == NULL) {
+            ps__daos_batch_error(b, PS__ENOMEM("daos get_batch marker"));
+            return false;
+        }
+        s->marker_phase = true;
+        return ps__daos_launch(b, s);
     }
     size_t len = (size_t)s->size;
     unsigned char *data = s->buf;
@@ -448,24 +488,58 @@ static ps_status ps__daos_run_batch(ps__daos_batch *b)
             api->daos_event_fini(&slots[i].ev);
         ps__daos_eq_release(d, eq);
     }
-    for (size_t i = 0; i < nslots; i++)
+    for (size_t i = 0; i < nslots; i++) {
         ps_free(slots[i].buf);
+        ps_free(slots[i].marker);
+    }
     ps_free(slots);
     return b->st;
 }
 
 /* ---- operations ------------------------------------------------------------------ */
 
-static ps_status ps__daos_store(ps__daos *d, const char *dkey, const void *data, size_t len)
+/*
+ * Store a value under `dkey`. A DAOS KV cannot hold an empty value (an update
+ * of size 0 removes the key, and pydaos reads an empty value as absent), so
+ * an empty object is the marker dkey "<dkey>#empty" holding one NUL byte,
+ * with `dkey` itself absent: pydaos then sees the key as absent, which is
+ * what it makes of an empty value itself. Unless `fresh` (a key never
+ * written), the other form is removed, so set() may switch between the two.
+ */
+static ps_status ps__daos_store(ps__daos *d, const char *dkey, const void *data, size_t len,
+                                bool fresh)
 {
-    PS__RETURN_IF(len == 0, PS_ENOTSUP,
-                  "daos %s/%s/%s: cannot store an empty object (a DAOS KV update of size 0 "
-                  "removes the key, and pydaos reads an empty value as absent)",
-                  d->pool, d->cont, d->ns);
-    int rc = d->api->daos_kv_put(d->oh, DAOS_TX_NONE, 0, dkey, len, data, NULL);
+    char *marker = ps__daos_marker(dkey);
+    if (marker == NULL)
+        return PS__ENOMEM("daos marker key");
+    const char *target = len > 0 ? dkey : marker;
+    const char *other = len > 0 ? marker : dkey;
+    ps_status st = PS_OK;
+    int rc = d->api->daos_kv_put(d->oh, DAOS_TX_NONE, 0, target, len > 0 ? len : 1,
+                                 len > 0 ? data : "", NULL);
     if (rc != 0)
-        return ps__daos_fail(d, rc, "daos_kv_put", dkey);
-    return PS_OK;
+        st = ps__daos_fail(d, rc, "daos_kv_put", target);
+    if (st == PS_OK && !fresh) {
+        rc = d->api->daos_kv_remove(d->oh, DAOS_TX_NONE, 0, other, NULL);
+        if (rc != 0 && rc != -DER_NONEXIST)
+            st = ps__daos_fail(d, rc, "daos_kv_remove", other);
+    }
+    ps_free(marker);
+    return st;
+}
+
+/* Whether the empty-object marker of `dkey` is present. */
+static ps_status ps__daos_marker_present(ps__daos *d, const char *dkey, bool *present)
+{
+    char *marker = ps__daos_marker(dkey);
+    if (marker == NULL)
+        return PS__ENOMEM("daos marker key");
+    daos_size_t size = DAOS_REC_ANY;
+    int rc = d->api->daos_kv_get(d->oh, DAOS_TX_NONE, 0, marker, &size, NULL, NULL);
+    ps_status st = rc == 0 ? PS_OK : ps__daos_fail(d, rc, "daos_kv_get (size)", marker);
+    *present = rc == 0 && size > 0;
+    ps_free(marker);
+    return st;
 }
 
 static ps_status ps__daos_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
@@ -475,7 +549,7 @@ static ps_status ps__daos_put(void *priv, const void *data, size_t len, const ps
     ps__daos *d = priv;
     ps_key *k = NULL;
     PS__FORWARD(ps__daos_new_key(d, &k));
-    ps_status st = ps__daos_store(d, ps_key_field(k, 3), data, len);
+    ps_status st = ps__daos_store(d, ps_key_field(k, 3), data, len, true);
     if (st != PS_OK) {
         ps_key_free(k);
         return st;
@@ -489,7 +563,7 @@ static ps_status ps__daos_set(void *priv, const ps_key *key, const void *data, s
     ps__daos *d = priv;
     const char *dkey;
     PS__FORWARD(ps__daos_check_key(d, key, &dkey));
-    return ps__daos_store(d, dkey, data, len);
+    return ps__daos_store(d, dkey, data, len, false);
 }
 
 static ps_status ps__daos_get(void *priv, const ps_key *key, ps_bytes *out)
@@ -522,7 +596,9 @@ static ps_status ps__daos_get(void *priv, const ps_key *key, ps_bytes *out)
         }
         if (size == 0) {
             ps_free(buf);
-            return PS_NOT_FOUND;
+            bool empty = false;
+            PS__FORWARD(ps__daos_marker_present(d, dkey, &empty));
+            return empty ? PS_OK : PS_NOT_FOUND; /* `out` stays empty */
         }
         size_t len = (size_t)size;
         if (len < cap / 2) {
@@ -551,8 +627,11 @@ static ps_status ps__daos_exists(void *priv, const ps_key *key, bool *exists)
     int rc = d->api->daos_kv_get(d->oh, DAOS_TX_NONE, 0, dkey, &size, NULL, NULL);
     if (rc != 0)
         return ps__daos_fail(d, rc, "daos_kv_get (size)", dkey);
-    *exists = size > 0;
-    return PS_OK;
+    if (size > 0) {
+        *exists = true;
+        return PS_OK;
+    }
+    return ps__daos_marker_present(d, dkey, exists);
 }
 
 static ps_status ps__daos_evict(void *priv, const ps_key *key)
@@ -563,7 +642,15 @@ static ps_status ps__daos_evict(void *priv, const ps_key *key)
     int rc = d->api->daos_kv_remove(d->oh, DAOS_TX_NONE, 0, dkey, NULL);
     if (rc != 0 && rc != -DER_NONEXIST)
         return ps__daos_fail(d, rc, "daos_kv_remove", dkey);
-    return PS_OK;
+    char *marker = ps__daos_marker(dkey);
+    if (marker == NULL)
+        return PS__ENOMEM("daos marker key");
+    rc = d->api->daos_kv_remove(d->oh, DAOS_TX_NONE, 0, marker, NULL);
+    ps_status st = PS_OK;
+    if (rc != 0 && rc != -DER_NONEXIST)
+        st = ps__daos_fail(d, rc, "daos_kv_remove", marker);
+    ps_free(marker);
+    return st;
 }
 
 static ps_status ps__daos_put_batch(void *priv, size_t n, const ps_iov *items,
@@ -571,24 +658,37 @@ static ps_status ps__daos_put_batch(void *priv, size_t n, const ps_iov *items,
 {
     (void)opts;
     ps__daos *d = priv;
-    for (size_t i = 0; i < n; i++)
-        PS__RETURN_IF(items[i].len == 0, PS_ENOTSUP,
-                      "daos %s/%s/%s: put_batch item %zu: cannot store an empty object", d->pool,
-                      d->cont, d->ns, i);
-    const char **dkeys = ps_calloc(n ? n : 1, sizeof *dkeys);
-    if (dkeys == NULL)
-        return PS__ENOMEM("daos put_batch keys");
+    /* Empty objects go to their marker dkeys (see ps__daos_store). */
+    const char **dkeys = ps_calloc(n, sizeof *dkeys);
+    char **markers = ps_calloc(n, sizeof *markers);
+    ps_iov *vals = ps_calloc(n, sizeof *vals);
     ps_status st = PS_OK;
+    if (dkeys == NULL || markers == NULL || vals == NULL)
+        st = PS__ENOMEM("daos put_batch keys");
     for (size_t i = 0; i < n && st == PS_OK; i++) {
         st = ps__daos_new_key(d, &keys[i]);
-        if (st == PS_OK)
-            dkeys[i] = ps_key_field(keys[i], 3);
+        if (st != PS_OK)
+            break;
+        vals[i] = items[i];
+        dkeys[i] = ps_key_field(keys[i], 3);
+        if (items[i].len == 0) {
+            markers[i] = ps__daos_marker(dkeys[i]);
+            if (markers[i] == NULL)
+                st = PS__ENOMEM("daos marker key");
+            dkeys[i] = markers[i];
+            vals[i].data = "";
+            vals[i].len = 1;
+        }
     }
     if (st == PS_OK) {
-        ps__daos_batch b = {.d = d, .kind = PS__DAOS_PUT, .n = n, .dkeys = dkeys, .items = items};
+        ps__daos_batch b = {.d = d, .kind = PS__DAOS_PUT, .n = n, .dkeys = dkeys, .items = vals};
         st = ps__daos_run_batch(&b);
     }
     /* On failure the core evicts every keys[i] set here, then frees them. */
+    for (size_t i = 0; markers && i < n; i++)
+        ps_free(markers[i]);
+    ps_free(markers);
+    ps_free(vals);
     ps_free(dkeys);
     return st;
 }
@@ -997,6 +1097,9 @@ ps_status ps_daos_connector_open(const char *pool, const char *container, const 
     *out = NULL;
     PS__RETURN_IF(pool == NULL || container == NULL || namespace_ == NULL, PS_EINVAL,
                   "ps_daos_connector_open: pool, container and namespace are required");
+    PS__RETURN_IF(!ps__daos_utf8_ok(pool) || !ps__daos_utf8_ok(container) ||
+                      !ps__daos_utf8_ok(namespace_),
+                  PS_EINVAL, "ps_daos_connector_open: pool, container and namespace must be UTF-8");
     ps__init_once();
     json_t *opts = json_pack("{s:s, s:s, s:s, s:b}", "pool", pool, "container", container,
                              "namespace", namespace_, "clear", clear);

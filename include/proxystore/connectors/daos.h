@@ -25,9 +25,13 @@
  * fields). A key of another pool, container or namespace is refused with
  * PS_EINVAL, like upstream's _validate_key.
  *
- * Limits: an empty object cannot be stored (a DAOS KV update of size 0 is a
- * removal, and pydaos treats an empty value as "delete"): put of 0 bytes is
- * PS_ENOTSUP.
+ * Empty objects: a DAOS KV cannot hold an empty value (an update of size 0
+ * removes the key, and pydaos reads an empty value as absent). An empty
+ * object is therefore stored as the marker key "<uuid>#empty" holding one
+ * NUL byte, with "<uuid>" itself absent; pydaos sees such an object as
+ * absent, which is what it makes of an empty value itself. Object keys that
+ * end in "#empty" are refused (PS_EINVAL). Reading a missing or empty
+ * object costs a second lookup (the marker).
  *
  * Thread safety: thread-safe (PS_CONNECTOR_THREADSAFE). Batches run up to 16
  * operations in flight on an event queue taken from a per-connector pool.
