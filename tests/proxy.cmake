@@ -38,3 +38,9 @@ ps_add_test(NAME proxy.processes
   ARGS $<TARGET_FILE:proxy_consumer>
   LABELS proxy threads)
 add_dependencies(test_proxy_processes proxy_consumer)
+
+# The proxystore command end to end (shell script driving build/bin/proxystore).
+add_test(NAME proxy.cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/proxy/cli_test.sh
+  $<TARGET_FILE:proxystore_cli>)
+set_tests_properties(proxy.cli PROPERTIES LABELS "proxy;cli" TIMEOUT 600
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
