@@ -40,3 +40,13 @@ endif()
 ps_daos_test(NAME conformance.daos
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daos/conformance_daos.c ${CMAKE_CURRENT_LIST_DIR}/daos/daos_testenv.c
   LIBS ps_conformance LABELS conformance threads ENV ${PS_DAOS_ENV})
+
+ps_daos_test(NAME daos.threads
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daos/test_daos_threads.c ${CMAKE_CURRENT_LIST_DIR}/daos/daos_testenv.c
+  LABELS threads ENV ${PS_DAOS_ENV})
+
+# No usable libdaos: a missing file, and a library without the DAOS symbols.
+ps_daos_test(NAME daos.nolib_missing SOURCES ${CMAKE_CURRENT_LIST_DIR}/daos/test_daos_nolib.c
+  ARGS missing ENV PROXYSTORE_DAOS_LIBRARY=${PS_DAOS_EMU_DIR}/no-such-dir/libdaos.so.2)
+ps_daos_test(NAME daos.nolib_nosym SOURCES ${CMAKE_CURRENT_LIST_DIR}/daos/test_daos_nolib.c
+  ARGS nosym ENV PROXYSTORE_DAOS_LIBRARY=${PS_DAOS_EMU_DIR}/libdaos_nosym.so)
