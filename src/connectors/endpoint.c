@@ -796,12 +796,12 @@ const ps_connector_ops ps__connector_endpoint = {
 
 const char *ps_endpoint_connector_uuid(ps_connector *conn)
 {
-    ep_conn *c = ps__connector_priv(conn, &ps__connector_endpoint);
+    ep_conn *c = ps_connector_priv(conn, &ps__connector_endpoint);
     return c ? c->uuid : NULL;
 }
 
 const char *ps_endpoint_connector_url(ps_connector *conn)
 {
-    ep_conn *c = ps__connector_priv(conn, &ps__connector_endpoint);
+    ep_conn *c = ps_connector_priv(conn, &ps__connector_endpoint);
     return c ? c->url : NULL;
 }

@@ -232,11 +232,6 @@ ps_status ps_connector_close(ps_connector *conn, ps_clear clear)
     return st;
 }
 
-void *ps__connector_priv(ps_connector *conn, const ps_connector_ops *ops)
-{
-    return (conn && conn->ops == ops) ? conn->priv : NULL;
-}
-
 const char *ps_connector_kind(const ps_connector *conn)
 {
     return conn ? conn->ops->name : NULL;

@@ -69,13 +69,6 @@ ps_status ps__json_get_string(const json_t *obj, const char *what, const char *n
 ps_status ps__json_get_bool(const json_t *obj, const char *what, const char *name, bool *out);
 ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name, long long *out);
 
-/* ---- connectors ---------------------------------------------------------- */
-
-struct ps_connector_ops;
-struct ps_connector;
-/* The instance's private state if `conn` is of type `ops`, else NULL. */
-void *ps__connector_priv(struct ps_connector *conn, const struct ps_connector_ops *ops);
-
 /* ---- misc --------------------------------------------------------------- */
 
 /* FNV-1a 64-bit hash. */
