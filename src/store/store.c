@@ -127,6 +127,37 @@ void ps_get_options_init(ps_get_options *o)
     o->version = PS_GET_OPTIONS_VERSION;
 }
 
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF), as
+ * JSON text needs: config() must be able to write the name. */
+static bool ps__utf8_ok(const char *str)
+{
+    const unsigned char *p = (const unsigned char *)str;
+    while (*p) {
+        unsigned c = *p++;
+        int more;
+        unsigned cp, min;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1, cp = c & 0x1F, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2, cp = c & 0x0F, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
 static ps_status ps__store_check_new(const char *name, const ps_store_options *opts,
                                      const ps_codec **codec)
 {
@@ -136,6 +167,7 @@ static ps_status ps__store_check_new(const char *name, const ps_store_options *o
     PS__RETURN_IF(n > PS__STORE_NAME_MAX, PS_EINVAL,
                   "ps_store_new: store name \"%.40s...\" is longer than %d bytes", name,
                   PS__STORE_NAME_MAX);
+    PS__RETURN_IF(!ps__utf8_ok(name), PS_EINVAL, "ps_store_new: the store name is not valid UTF-8");
     PS__RETURN_IF(opts->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
                   "store \"%s\": unknown options version %u (call ps_store_options_init)", name,
                   opts->version);
@@ -317,6 +349,8 @@ ps_status ps_store_put(ps_store *store, const void *data, size_t len, const ps_p
     PS__CHECK_STORE(store, "ps_store_put");
     PS__RETURN_IF(data == NULL && len > 0, PS_EINVAL, "store \"%s\": put: data is NULL",
                   store->name);
+    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+        return ps__closed_err(store, "put");
     uint64_t t0 = ps__t0(store);
     ps_bytes enc = PS_BYTES_INIT;
     uint64_t ts = ps__t0(store);

@@ -115,6 +115,25 @@ static void test_new_rejects(void **state)
     PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new(longname, c, NULL, &s), PS_EINVAL);
     PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
+    PS_ASSERT_STATUS(ps_store_new("bad\xff\xfename", c, NULL, &s), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "UTF-8"));
+    const char *bad_utf8[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82"};
+    for (size_t i = 0; i < 4; i++) {
+        PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
+        PS_ASSERT_STATUS(ps_store_new(bad_utf8[i], c, NULL, &s), PS_EINVAL);
+    }
+    /* valid multi-byte names work and survive the config round trip */
+    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
+    PS_ASSERT_OK(ps_store_new("st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x98\x80", c, NULL, &s));
+    char *cfg = NULL;
+    ps_store *s2 = NULL;
+    PS_ASSERT_OK(ps_store_config(s, &cfg));
+    PS_ASSERT_OK(ps_store_from_config(cfg, &s2));
+    assert_string_equal(ps_store_name(s2), ps_store_name(s));
+    ps_free(cfg);
+    PS_ASSERT_OK(ps_store_close(s2, PS_CLEAR_DEFAULT));
+    PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
+    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new("x", c, NULL, NULL), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_new("x", NULL, NULL, &s), PS_EINVAL);
     /* every connector opened above was closed by the failed ps_store_new */
