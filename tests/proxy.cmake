@@ -44,3 +44,12 @@ add_test(NAME proxy.cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/proxy/cli_test.sh
   $<TARGET_FILE:proxystore_cli>)
 set_tests_properties(proxy.cli PROPERTIES LABELS "proxy;cli" TIMEOUT 600
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+# The examples run as tests; the demo with a small object and a private home.
+add_test(NAME proxy.example_pipeline COMMAND example_pipeline)
+add_test(NAME proxy.example_thread_pool COMMAND example_thread_pool)
+add_test(NAME proxy.demo COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/demo.sh ${CMAKE_BINARY_DIR}/bin)
+set_tests_properties(proxy.example_pipeline PROPERTIES LABELS "proxy;examples")
+set_tests_properties(proxy.example_thread_pool PROPERTIES LABELS "proxy;examples;threads")
+set_tests_properties(proxy.demo PROPERTIES LABELS "proxy;examples" TIMEOUT 600
+  ENVIRONMENT "PS_DEMO_MIB=8;PROXYSTORE_HOME=${CMAKE_BINARY_DIR}/proxy-demo-home")
