@@ -10,3 +10,9 @@ if(TARGET ps_endpoint_core)
   ps_add_test(NAME endpoint.storage SOURCES ${CMAKE_CURRENT_LIST_DIR}/endpoint/test_storage.c
     LIBS ps_endpoint_core LABELS unit endpoint threads)
 endif()
+if(TARGET proxystore-endpoint)
+  ps_add_test(NAME endpoint.server
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/endpoint/test_server.c ${CMAKE_CURRENT_LIST_DIR}/endpoint/eptest.c
+    LIBS PkgConfig::CURL LABELS integration endpoint threads TIMEOUT 600)
+  add_dependencies(test_endpoint_server proxystore-endpoint)
+endif()

@@ -586,17 +586,17 @@ ps_status ep_server_start(const ep_server_options *o, ep_server **out)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cpus > 4 ? (unsigned)(cpus > 64 ? 64 : cpus) : 4;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                            MHD_OPTION_CONNECTION_TIMEOUT, s->timeout, MHD_OPTION_CONNECTION_LIMIT,
-                            o->max_connections ? o->max_connections : 1024u,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            o->connection_memory ? o->connection_memory : (size_t)(64u << 10),
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
-                            unescape, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections ? o->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        o->connection_memory ? o->connection_memory : (size_t)(64u << 10),
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+        MHD_OPTION_END);
     if (s->d == NULL) {
         int e = errno;
         server_free(s);
