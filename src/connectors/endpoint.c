@@ -665,8 +665,8 @@ static ps_status ep_key_fields(const ps_key *key, const char **object_id, const 
                   ps_key_str(key));
     const char *oid = ps_key_field(key, 0);
     const char *ep = ps_key_field(key, 1);
-    PS__RETURN_IF(*oid == '\0' || strlen(oid) > EP_MAX_OBJECT_ID, PS_EINVAL,
-                  "endpoint connector: key \"%.200s\" has an empty or too long object id",
+    PS__RETURN_IF(!ps_uuid_is_canonical(oid), PS_EINVAL,
+                  "endpoint connector: key \"%.200s\": the object id must be a canonical UUID",
                   ps_key_str(key));
     PS__RETURN_IF(*ep != '\0' && !ps_uuid_is_canonical(ep), PS_EINVAL,
                   "endpoint connector: key \"%.200s\": \"%.64s\" is not an endpoint uuid",

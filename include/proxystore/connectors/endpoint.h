@@ -28,7 +28,8 @@
  *                    connecting gives up after 10 s in any case
  *
  * Keys: "endpoint:<object_id>/<endpoint_uuid>", like upstream's
- * EndpointKey(object_id, endpoint_id). Operations go to the local endpoint
+ * EndpointKey(object_id, endpoint_id); the object id is a canonical UUID
+ * (upstream makes them with str(uuid4())). Operations go to the local endpoint
  * with endpoint=<endpoint_uuid>, so a key made at another site is fetched
  * through this site's endpoint (which forwards to its peers). Keys of any
  * endpoint are therefore accepted.
