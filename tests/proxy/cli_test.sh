@@ -149,6 +149,15 @@ same "$T/big2" "$T/big" "80 MiB round trip"
 expect 0 "proxy of 80 MiB" -- "$PS" proxy "$T/big"
 expect 0 "resolve of 80 MiB" -- "$PS" resolve "$(cat "$T/out")" -o "$T/big3"
 same "$T/big3" "$T/big" "80 MiB token round trip"
+# progress bars: only on a terminal (script(1) gives us one), never in a pipe
+if command -v script >/dev/null; then
+    script -qec "\"$PS\" put \"$T/big\" >/dev/null" /dev/null >"$T/tty" 2>&1
+    grep -q "reading .*100%.*MiB/s" "$T/tty" && ok "progress bar on a terminal" || bad "no progress bar: $(tr '\r' '\n' <"$T/tty" | tail -2)"
+    script -qec "\"$PS\" get \"$BK\" >/dev/null" /dev/null >"$T/tty" 2>&1
+    grep -q "writing .*100%" "$T/tty" && ok "progress bar when writing" || bad "no progress bar for get"
+fi
+expect 0 "no progress bar without a terminal" -- "$PS" get "$BK" -o "$T/big2"
+[ -s "$T/err" ] && bad "stderr not empty: $(head -c 200 "$T/err")" || ok "stderr is quiet in a pipe"
 rm -f "$T/big" "$T/big2" "$T/big3"
 
 # ---- errors and usage ---------------------------------------------------------------------
