@@ -633,6 +633,106 @@ static void test_features(void **state)
     ps_free(info);
 }
 
+/* The emulation itself behaves as the spec says libdaos does (the tests above rely on it). */
+static void test_emulation_semantics(void **state)
+{
+    (void)state;
+    const ps__daos_api *api = pstd_api();
+    daos_handle_t poh, coh, oh, eq;
+    assert_int_equal(api->daos_pool_connect2("pool1", NULL, DAOS_PC_RO, &poh, NULL, NULL),
+                     -DER_UNINIT);
+    assert_int_equal(api->daos_init(), 0);
+    assert_int_equal(api->daos_pool_connect2("pool1", NULL, DAOS_PC_RO, &poh, NULL, NULL), 0);
+    assert_int_equal(api->daos_cont_open2(poh, "cont1", DAOS_COO_RW, &coh, NULL, NULL), 0);
+    uint64_t lo = 0;
+    assert_int_equal(api->daos_cont_alloc_oids(coh, 1, &lo, NULL), 0);
+    daos_obj_id_t oid = {lo, 0};
+    assert_int_equal(api->daos_obj_generate_oid2(coh, &oid, DAOS_OT_KV_HASHED, 0, 0, 0), 0);
+    assert_int_equal(api->daos_kv_open(coh, oid, DAOS_OO_RW, &oh, NULL), 0);
+    /* conditional flags */
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, DAOS_COND_KEY_UPDATE, "k", 1, "a", NULL),
+                     -DER_NONEXIST);
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, DAOS_COND_KEY_INSERT, "k", 1, "a", NULL),
+                     0);
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, DAOS_COND_KEY_INSERT, "k", 1, "b", NULL),
+                     -DER_EXIST);
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, DAOS_COND_KEY_UPDATE, "k", 2, "cd", NULL),
+                     0);
+    daos_size_t size = 0;
+    assert_int_equal(api->daos_kv_get(oh, DAOS_TX_NONE, DAOS_COND_KEY_GET, "zz", &size, NULL, NULL),
+                     -DER_NONEXIST);
+    assert_int_equal(api->daos_kv_get(oh, DAOS_TX_NONE, 0, "k", &size, NULL, NULL), 0);
+    assert_int_equal(size, 2);
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, 0, "", 1, "x", NULL), -DER_INVAL);
+    assert_int_equal(api->daos_kv_remove(oh, DAOS_TX_NONE, DAOS_COND_PUNCH, "zz", NULL),
+                     -DER_NONEXIST);
+    assert_int_equal(api->daos_kv_remove(oh, DAOS_TX_NONE, 0, "zz", NULL), 0);
+    /* listing: KEY2BIG when the first key does not fit, then anchors to EOF */
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, 0, "a-longer-key", 1, "x", NULL), 0);
+    assert_int_equal(api->daos_kv_put(oh, DAOS_TX_NONE, 0, "m", 1, "x", NULL), 0);
+    daos_key_desc_t kds[2];
+    char buf[64];
+    d_iov_t iov;
+    d_sg_list_t sgl = {1, 0, &iov};
+    daos_anchor_t a;
+    daos_anchor_init(&a, 0);
+    size_t total = 0, calls = 0;
+    bool saw_key2big = false;
+    size_t cap = 1;
+    while (!daos_anchor_is_eof(&a)) {
+        uint32_t nr = 2;
+        d_iov_set(&iov, buf, cap);
+        int rc = api->daos_kv_list(oh, DAOS_TX_NONE, &nr, kds, &sgl, &a, NULL);
+        if (rc == -DER_KEY2BIG) {
+            saw_key2big = true;
+            assert_true(kds[0].kd_key_len > cap);
+            cap = sizeof buf;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        total += nr;
+        calls++;
+    }
+    assert_true(saw_key2big);
+    assert_int_equal(total, 3);
+    assert_true(calls >= 2); /* nr = 2 per call */
+    /* an event queue: operations complete asynchronously; poll drains to 0 */
+    assert_int_equal(api->daos_eq_create(&eq), 0);
+    daos_event_t ev[4];
+    daos_size_t sizes[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(api->daos_event_init(&ev[i], eq, NULL), 0);
+        sizes[i] = 0;
+        assert_int_equal(
+            api->daos_kv_get(oh, DAOS_TX_NONE, 0, i % 2 ? "k" : "none", &sizes[i], NULL, &ev[i]),
+            0);
+    }
+    int seen = 0;
+    for (;;) {
+        daos_event_t *evp[4];
+        int n = api->daos_eq_poll(eq, 1, DAOS_EQ_WAIT, 4, evp);
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        for (int j = 0; j < n; j++)
+            assert_int_equal(evp[j]->ev_error, 0);
+        seen += n;
+    }
+    assert_int_equal(seen, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sizes[i], i % 2 ? 2 : 0);
+        assert_int_equal(api->daos_event_fini(&ev[i]), 0);
+    }
+    assert_int_equal(api->daos_eq_destroy(eq, 0), 0);
+    /* stale handles */
+    assert_int_equal(api->daos_kv_close(oh, NULL), 0);
+    assert_int_equal(api->daos_kv_close(oh, NULL), -DER_NO_HDL);
+    assert_int_equal(api->daos_kv_get(oh, DAOS_TX_NONE, 0, "k", &size, NULL, NULL), -DER_NO_HDL);
+    assert_int_equal(api->daos_cont_close(coh, NULL), 0);
+    assert_int_equal(api->daos_pool_disconnect(poh, NULL), 0);
+    assert_int_equal(api->daos_fini(), 0);
+}
+
 /* ---- another process ------------------------------------------------------------------ */
 
 static int run_child(const char *mode, const char *a1, const char *a2, const char *a3,
@@ -774,6 +874,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_deferred),
         cmocka_unit_test(test_clear_many),
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_emulation_semantics),
         cmocka_unit_test(test_cross_process_connector),
         cmocka_unit_test(test_cross_process_proxy),
     };
