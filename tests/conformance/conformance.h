@@ -83,6 +83,13 @@ typedef struct pst_conformance_target {
     bool config_not_shared;
     /** NULL-terminated list of case names to skip (see the list above), or NULL. */
     const char *const *skip;
+    /**
+     * True when the connector cannot store an empty object (the endpoint
+     * REST API answers 400 "received empty payload"): the "empty" case then
+     * expects PS_ENOTSUP from put and set, and the other cases use only
+     * non-empty objects.
+     */
+    bool no_empty_objects;
 } pst_conformance_target;
 
 /** Run every case; returns the number of failed cases. */
