@@ -16,3 +16,9 @@ if(TARGET proxystore-endpoint)
     LIBS PkgConfig::CURL LABELS integration endpoint threads TIMEOUT 600)
   add_dependencies(test_endpoint_server proxystore-endpoint)
 endif()
+if(TARGET proxystore-endpoint)
+  ps_add_test(NAME endpoint.manage
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/endpoint/test_manage.c ${CMAKE_CURRENT_LIST_DIR}/endpoint/eptest.c
+    LIBS PkgConfig::CURL LABELS integration endpoint TIMEOUT 600)
+  add_dependencies(test_endpoint_manage proxystore-endpoint)
+endif()

@@ -120,7 +120,7 @@ static int cmd_configure(int argc, char **argv)
     const char *peers[64];
     long v;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_HOST:
             a.host = optarg;
@@ -266,7 +266,7 @@ static int cmd_serve(int argc, char **argv)
     const char *storage = NULL;
     long v;
     int c, rc = 2;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_HOST:
             p.server.host = optarg;
@@ -405,7 +405,7 @@ static int one_name(int argc, char **argv, const char *cmd, const char **name)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
             return 0;
@@ -428,7 +428,7 @@ static int cmd_start(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     bool detach = true;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'd')
             detach = true;
         else if (c == 'n')
@@ -451,7 +451,7 @@ static int cmd_test(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *remote = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'r')
             remote = optarg;
         else if (c == 'h') {
@@ -494,7 +494,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
-    optind = 1;
+    optind = 0; /* GNU getopt: full re-initialization for the sub-command */
     const char *name = NULL;
     int rc;
     if (strcmp(cmd, "help") == 0) {
