@@ -457,6 +457,7 @@ typedef struct ps__rbuf {
 
 static ps_status ps__get8(ps__rbuf *r, unsigned *v, const char *what)
 {
+    *v = 0;
     if (r->p >= r->end)
         return PS__BAD("truncated (%s)", what);
     *v = *r->p++;
@@ -465,6 +466,7 @@ static ps_status ps__get8(ps__rbuf *r, unsigned *v, const char *what)
 
 static ps_status ps__get_varint(ps__rbuf *r, uint64_t *v, const char *what)
 {
+    *v = 0;
     uint64_t x = 0;
     for (int i = 0; i < 10; i++) {
         if (r->p >= r->end)
@@ -484,6 +486,7 @@ static ps_status ps__get_varint(ps__rbuf *r, uint64_t *v, const char *what)
 /* A length that must fit in what is left of the input. */
 static ps_status ps__get_len(ps__rbuf *r, size_t *n, const char *what)
 {
+    *n = 0;
     uint64_t v;
     PS__FORWARD(ps__get_varint(r, &v, what));
     if (v > (uint64_t)(r->end - r->p))
@@ -495,6 +498,8 @@ static ps_status ps__get_len(ps__rbuf *r, size_t *n, const char *what)
 
 static ps_status ps__get_name(ps__rbuf *r, const char **s, size_t *n, const char *what)
 {
+    *s = "";
+    *n = 0;
     unsigned b;
     PS__FORWARD(ps__get8(r, &b, what));
     if (b == 0) {
