@@ -27,3 +27,8 @@ endif()
 ps_add_test(NAME multi.hosts
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/multi/test_multi_hosts.c
   LABELS multi integration)
+
+# Routing-overhead micro-benchmark (run by hand from a Release build).
+add_executable(bench_multi ${CMAKE_CURRENT_LIST_DIR}/multi/bench_multi.c)
+target_link_libraries(bench_multi PRIVATE proxystore_static ps_warnings)
+set_target_properties(bench_multi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
