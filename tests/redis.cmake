@@ -43,7 +43,7 @@ ps_add_test(NAME redis.connector
 # Private servers only (started and killed by the test itself).
 ps_add_test(NAME redis.failures
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/redis/test_redis_failures.c
-  LIBS ps_redis_testutil LABELS redis)
+  LIBS ps_redis_testutil LABELS redis threads)
 
 ps_add_test(NAME redis.threads
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/redis/test_redis_threads.c

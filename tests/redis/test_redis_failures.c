@@ -12,7 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "redis_testutil.h"
 #include "testutil.h"
@@ -363,6 +369,113 @@ static void test_error_reply(void **state)
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
 }
 
+/* ---- a fake server that breaks the protocol -------------------------------------- */
+
+/*
+ * Each connection gets the handshake's answer (CONFIG GET), then `script`
+ * as the answer to the next command, then is closed. Runs on a thread until
+ * `stop`; accepts any number of connections (the connector reconnects).
+ */
+typedef struct fake_server {
+    int lfd;
+    int port;
+    const char *script;
+    size_t script_len;
+    atomic_int stop;
+    pthread_t th;
+} fake_server;
+
+static void *fake_run(void *arg)
+{
+    fake_server *f = arg;
+    static const char hello[] = "*2\r\n$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n";
+    while (!atomic_load(&f->stop)) {
+        struct pollfd p = {f->lfd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        int fd = accept(f->lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        char buf[4096];
+        if (recv(fd, buf, sizeof buf, 0) > 0 &&
+            send(fd, hello, sizeof hello - 1, MSG_NOSIGNAL) > 0 && recv(fd, buf, sizeof buf, 0) > 0)
+            send(fd, f->script, f->script_len, MSG_NOSIGNAL);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void fake_start(fake_server *f, const char *script, size_t len)
+{
+    memset(f, 0, sizeof *f);
+    f->script = script;
+    f->script_len = len;
+    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(f->lfd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(f->lfd, 16), 0);
+    assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &alen), 0);
+    f->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_run, f), 0);
+}
+
+static void fake_stop(fake_server *f)
+{
+    atomic_store(&f->stop, 1);
+    pthread_join(f->th, NULL);
+    close(f->lfd);
+}
+
+static void test_broken_replies(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *op; /* "get" or "exists" */
+        const char *reply;
+        ps_status want;
+        const char *needle;
+    } cases[] = {
+        {"get", "?what\r\n", PS_EPROTO, "unknown reply type"},
+        {"get", "$5\r\nab", PS_ECONN, "connection lost"},
+        {"get", "$5\r\nabcdeXY", PS_EPROTO, "not followed by CRLF"},
+        {"get", "$-7\r\n", PS_EPROTO, "bad bulk length"},
+        {"get", "*1\r\n$1\r\nx\r\n", PS_EPROTO, "unexpected array reply"},
+        {"get", "-ERR something odd\r\n", PS_EPROTO, "ERR something odd"},
+        {"get", "", PS_ECONN, "closed"},
+        {"exists", ":12x\r\n", PS_EPROTO, "bad integer"},
+        {"exists", "$1\r\n1\r\n", PS_EPROTO, "unexpected bulk string reply"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_server f;
+        fake_start(&f, cases[i].reply, strlen(cases[i].reply));
+        char json[128];
+        snprintf(json, sizeof json,
+                 "{\"hostname\": \"127.0.0.1\", \"port\": %d, \"command_timeout_ms\": 2000}",
+                 f.port);
+        ps_connector *c = NULL;
+        PS_ASSERT_OK(ps_connector_open("redis", json, &c));
+        ps_key *k = NULL;
+        PS_ASSERT_OK(ps_key_new_uuid("redis", 0, NULL, &k));
+        ps_bytes out = PS_BYTES_INIT;
+        bool ex = false;
+        ps_status st = strcmp(cases[i].op, "get") == 0 ? ps_connector_get(c, k, &out)
+                                                       : ps_connector_exists(c, k, &ex);
+        if (st != cases[i].want || strstr(ps_last_error(), cases[i].needle) == NULL)
+            fail_msg("reply %zu (\"%s\"): got %s \"%s\", want %s with \"%s\"", i, cases[i].reply,
+                     ps_status_name(st), ps_last_error(), ps_status_name(cases[i].want),
+                     cases[i].needle);
+        assert_null(out.data);
+        ps_key_free(k);
+        PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_KEEP));
+        fake_stop(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_fallback, no_config_setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, plain_setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply, maxmemory_setup, teardown),
+        cmocka_unit_test(test_broken_replies),
     };
     return cmocka_run_group_tests_name("redis.failures", tests, NULL, NULL);
 }
