@@ -823,6 +823,9 @@ static ps_status rd_connect(rd *r, rd_conn **out)
         st = ps__seterr(PS_ECONN, "redis %s: cannot set the socket timeout: %s", r->where,
                         c->ctx->errstr);
     }
+    /* Notice a silently dead peer on an idle pooled connection (TCP only). */
+    if (st == PS_OK && !r->unix_socket)
+        (void)redisEnableKeepAlive(c->ctx);
     if (st == PS_OK)
         st = rd_handshake(r, c);
     if (st != PS_OK) {

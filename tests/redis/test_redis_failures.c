@@ -408,6 +408,7 @@ static void *fake_run(void *arg)
 static void fake_start(fake_server *f, const char *script, size_t len)
 {
     memset(f, 0, sizeof *f);
+    atomic_init(&f->stop, 0);
     f->script = script;
     f->script_len = len;
     f->lfd = socket(AF_INET, SOCK_STREAM, 0);
