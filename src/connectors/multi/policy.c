@@ -66,8 +66,9 @@ static ps_status ps__compile(const char *pattern, pcre2_code **out)
     pcre2_compile_context_free(cc);
     pcre2_general_context_free(gc);
     if (re == NULL) {
-        if (err == PCRE2_ERROR_NOMEMORY)
-            return PS__ENOMEM("regex");
+        if (err == PCRE2_ERROR_HEAP_FAILED || err == PCRE2_ERROR_NOMEMORY)
+            return ps__seterr(PS_ENOMEM, "out of memory compiling host_pattern \"%.200s\"",
+                              pattern);
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(err, msg, sizeof msg) < 0)
             strcpy((char *)msg, "unknown error");
