@@ -752,6 +752,56 @@ static void test_close_clear(void **state)
     free(dir);
 }
 
+/* A store over a multi connector, from a full store configuration (what
+ * `proxystore --store @multi.json` reads): put options reach the routing. */
+static void test_store_end_to_end(void **state)
+{
+    (void)state;
+    const char *cfg = "{\"name\": \"multi-e2e\", \"cache_size\": 0, \"connector\": "
+                      "{\"kind\": \"multi\", \"options\": {\"connectors\": ["
+                      "{\"name\": \"gpu\", \"connector\": {\"kind\": \"local\"}, "
+                      "\"policy\": {\"priority\": 2, \"superset_tags\": [\"gpu\"]}},"
+                      "{\"name\": \"any\", \"connector\": {\"kind\": \"local\"}}]}}}";
+    ps_store *s = NULL;
+    PS_ASSERT_OK(ps_store_from_config(cfg, &s));
+    ps_put_options o;
+    ps_put_options_init(&o);
+    const char *gpu[] = {"gpu", "fast"};
+    o.superset_tags = gpu;
+    o.n_superset_tags = 2;
+    ps_key *k1 = NULL, *k2 = NULL, *keys[2] = {NULL, NULL};
+    PS_ASSERT_OK(ps_store_put(s, "tagged", 6, &o, &k1));
+    PS_ASSERT_OK(ps_store_put(s, "plain", 5, NULL, &k2));
+    assert_string_equal(key_name(k1), "gpu");
+    assert_string_equal(key_name(k2), "any");
+    ps_iov items[2] = {{"b1", 2}, {"b2", 2}};
+    PS_ASSERT_OK(ps_store_put_batch(s, 2, items, &o, keys));
+    assert_string_equal(key_name(keys[0]), "gpu");
+    assert_string_equal(key_name(keys[1]), "gpu");
+    ps_bytes b = PS_BYTES_INIT;
+    PS_ASSERT_OK(ps_store_get(s, k1, NULL, &b));
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "tagged", 6);
+    ps_bytes_free(&b);
+    PS_ASSERT_OK(ps_store_get(s, keys[1], NULL, &b));
+    assert_memory_equal(b.data, "b2", 2);
+    ps_bytes_free(&b);
+    /* the store's configuration round-trips through the multi connector */
+    char *c1 = NULL, *c2 = NULL;
+    PS_ASSERT_OK(ps_store_config(s, &c1));
+    ps_store *s2 = NULL;
+    PS_ASSERT_OK(ps_store_from_config(c1, &s2));
+    PS_ASSERT_OK(ps_store_config(s2, &c2));
+    assert_string_equal(c1, c2);
+    ps_free(c1);
+    ps_free(c2);
+    ps_key_free_array(keys, 2);
+    ps_key_free(k1);
+    ps_key_free(k2);
+    PS_ASSERT_OK(ps_store_close(s2, PS_CLEAR_KEEP));
+    PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_ALL));
+}
+
 static void test_threads_flag_and_kind(void **state)
 {
     (void)state;
@@ -778,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_close_clear),
+        cmocka_unit_test(test_store_end_to_end),
         cmocka_unit_test(test_threads_flag_and_kind),
     };
     return cmocka_run_group_tests_name("unit.multi", tests, NULL, NULL);
