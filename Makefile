@@ -39,7 +39,9 @@ build-tsan/CMakeCache.txt:
 	$(CMAKE) -S . -B build-tsan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DPS_SANITIZE=thread \
 	  -DPS_WERROR=$(WERROR)
 
-demo: deps build
+# The demo needs only the library, the CLI and the demo programs.
+demo: deps build/CMakeCache.txt
+	$(CMAKE) --build build -j$(JOBS) --target proxystore_cli demo_producer demo_consumer
 	@bash scripts/demo.sh build/bin
 
 check: deps build-asan/CMakeCache.txt
