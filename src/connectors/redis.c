@@ -43,6 +43,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -324,6 +325,7 @@ typedef struct rd_conn {
     char *buf;       /* RD_RBUF bytes */
     size_t pos, len; /* unread bytes: buf[pos..len) */
     bool broken;     /* a transport or framing error: never reuse */
+    pid_t pid;       /* the process that connected (a forked child reconnects) */
 } rd_conn;
 
 typedef struct rd {
@@ -826,6 +828,7 @@ static ps_status rd_connect(rd *r, rd_conn **out)
     /* Notice a silently dead peer on an idle pooled connection (TCP only). */
     if (st == PS_OK && !r->unix_socket)
         (void)redisEnableKeepAlive(c->ctx);
+    c->pid = getpid();
     if (st == PS_OK)
         st = rd_handshake(r, c);
     if (st != PS_OK) {
@@ -838,10 +841,18 @@ static ps_status rd_connect(rd *r, rd_conn **out)
 
 static ps_status rd_acquire(rd *r, rd_conn **c, bool *reused)
 {
+    pid_t self = getpid();
     pthread_mutex_lock(&r->pool_lock);
-    if (r->nidle > 0) {
-        *c = r->idle[--r->nidle];
+    while (r->nidle > 0) {
+        rd_conn *idle = r->idle[--r->nidle];
+        if (idle->pid != self) {
+            /* Inherited through fork(): the socket is shared with the parent.
+             * Close our copy (the parent's stays open) and connect anew. */
+            rd_conn_free(idle);
+            continue;
+        }
         pthread_mutex_unlock(&r->pool_lock);
+        *c = idle;
         *reused = true;
         return PS_OK;
     }

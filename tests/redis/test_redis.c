@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "redis_testutil.h"
 #include "testutil.h"
@@ -558,6 +560,44 @@ static void test_unix_socket(void **state)
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
 }
 
+/* A forked child uses the parent's connector: it must not share the
+ * parent's pooled sockets (replies would interleave). */
+static void test_fork(void **state)
+{
+    (void)state;
+    ps_connector *c = open_tcp(NULL);
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(c, "parent", 6, NULL, &k));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int bad = 0;
+        for (int i = 0; i < 200 && !bad; i++) {
+            ps_bytes out = PS_BYTES_INIT;
+            bad = ps_connector_get(c, k, &out) != PS_OK || out.len != 6 ||
+                  memcmp(out.data, "parent", 6) != 0;
+            ps_bytes_free(&out);
+        }
+        _exit(bad);
+    }
+    int bad = 0;
+    for (int i = 0; i < 200 && !bad; i++) {
+        bool ex = false;
+        bad = ps_connector_exists(c, k, &ex) != PS_OK || !ex;
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(bad, 0);
+    ps_bytes out = PS_BYTES_INIT;
+    PS_ASSERT_OK(ps_connector_get(c, k, &out));
+    assert_memory_equal(out.data, "parent", 6);
+    ps_bytes_free(&out);
+    ps_key_free(k);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+}
+
 int main(void)
 {
     if (!pstr_shared(g_host, sizeof g_host, &g_port, g_sock, sizeof g_sock))
@@ -576,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_batch_chunks),
         cmocka_unit_test(test_db),
         cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests_name("redis", tests, NULL, NULL);
 }
