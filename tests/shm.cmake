@@ -1,0 +1,22 @@
+# Shared-memory connector tests (owner: shm helper). See docs/connectors-shm.md.
+#
+# - conformance.shm: the conformance suite, stores in a private directory
+#   under /dev/shm.
+# - shm.connector: options, keys, heap vs segment objects, views outliving
+#   evict and clear, limits (PS_ENOSPC), list/remove/gc, repair.
+# - shm.procs: fork/exec: a child maps an object the parent put; children
+#   killed with SIGKILL in the middle of puts leave nothing visible.
+# - shm.full: a small tmpfs mounted for the test fills up: PS_ENOSPC, no
+#   SIGBUS (needs root and mount(8); skipped otherwise).
+# - shm.threads: 8 threads on one connector and on one store (TSan).
+if(NOT TARGET ps_conformance)
+  include(${CMAKE_CURRENT_LIST_DIR}/conformance.cmake)
+endif()
+
+add_library(ps_shm_testutil STATIC ${CMAKE_CURRENT_LIST_DIR}/shm/shm_testutil.c)
+target_include_directories(ps_shm_testutil PUBLIC ${CMAKE_CURRENT_LIST_DIR}/shm)
+target_link_libraries(ps_shm_testutil PUBLIC ps_testutil PRIVATE ps_warnings)
+
+ps_add_test(NAME conformance.shm
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/conformance_shm.c
+  LIBS ps_conformance ps_shm_testutil LABELS conformance shm threads)
