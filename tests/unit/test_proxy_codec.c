@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "proxystore/connectors/file.h"
 
 static const ps_codec *codec(void)
 {
@@ -123,12 +124,63 @@ static void test_unknown_and_malformed(void **state)
     expect_payload("US\n\xf0\x9f\x98\x80", 7, "\xf0\x9f\x98\x80", 4);
 }
 
+/* Files exactly as upstream's FileConnector writes them (<dir>/<uuid> holding
+ * serialize(b'...') and an empty <dir>/<uuid>.ready), read through a store with
+ * the proxystore codec; and what C writes is byte for byte what Python reads. */
+static void test_file_interop(void **state)
+{
+    (void)state;
+    char *dir = pst_mkdtemp("pscodec");
+    const char *uuid = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, uuid);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("BS\nfrom python\0\xff", 1, 17, f); /* serialize(b'from python\x00\xff') */
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s.ready", dir, uuid);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    ps_key *key = NULL;
+    PS_ASSERT_OK(ps_file_key_from_uuid(c, uuid, &key));
+    ps_store_options o;
+    ps_store_options_init(&o);
+    o.codec = "proxystore";
+    ps_store *s = NULL;
+    PS_ASSERT_OK(ps_store_new("pscodec", c, &o, &s));
+    ps_bytes b = PS_BYTES_INIT;
+    PS_ASSERT_OK(ps_store_get(s, key, NULL, &b));
+    assert_int_equal(b.len, 13);
+    assert_memory_equal(b.data, "from python\0\xff", 13);
+    ps_bytes_free(&b);
+    ps_key_free(key);
+
+    /* C writes: the data file holds exactly b'BS\n' + the bytes */
+    PS_ASSERT_OK(ps_store_put(s, "from C", 6, NULL, &key));
+    snprintf(path, sizeof path, "%s/%s", dir, ps_key_field(key, 0));
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    char buf[32];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_int_equal(n, 9);
+    assert_memory_equal(buf, "BS\nfrom C", 9);
+    ps_key_free(key);
+    ps_store_close(s, PS_CLEAR_KEEP);
+    pst_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_vector),         cmocka_unit_test(test_decode_vectors),
         cmocka_unit_test(test_round_trip_large),      cmocka_unit_test(test_python_only),
-        cmocka_unit_test(test_unknown_and_malformed),
+        cmocka_unit_test(test_unknown_and_malformed), cmocka_unit_test(test_file_interop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
