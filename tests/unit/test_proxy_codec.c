@@ -138,7 +138,7 @@ static void test_file_interop(void **state)
     snprintf(path, sizeof path, "%s/%s", dir, uuid);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    fwrite("BS\nfrom python\0\xff", 1, 17, f); /* serialize(b'from python\x00\xff') */
+    fwrite("BS\nfrom python\0\xff", 1, 16, f); /* serialize(b'from python\x00\xff') */
     fclose(f);
     snprintf(path, sizeof path, "%s/%s.ready", dir, uuid);
     f = fopen(path, "wb");
