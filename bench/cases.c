@@ -81,7 +81,7 @@ static const bench_case g_cases[] = {
      "{\"store_dir\": \"${DIR}/multi-file\", \"clear\": false}}, \"policy\": "
      "{\"priority\": 1, \"min_size_bytes\": 1048577}}]}",
      NULL, 0, RAW_NONE, RAW_PAGECACHE, NULL},
-    {"daos", "daos", NULL, "PS_BENCH_DAOS_OPTIONS", 0, RAW_NONE, RAW_NONE,
+    {"daos", "daos", NULL, "PS_BENCH_DAOS_OPTIONS", CASE_PROXY, RAW_NONE, RAW_NONE,
      "skipped: no DAOS emulation configured (PS_BENCH_DAOS_OPTIONS)"},
     {"shm", "shm", "{\"name\": \"psbench-${ID}\"}", NULL, 0, RAW_NONE, RAW_MEMCPY, NULL},
 };

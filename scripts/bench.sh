@@ -47,6 +47,10 @@ if ((!nobuild)); then
     if [[ -f $root/src/endpoint/main.c ]]; then
         targets+=(proxystore-endpoint)
     fi
+    # The DAOS case runs on the libdaos emulation of the test suite.
+    if [[ -f $root/tests/daos/emu/libdaos_emu.c && -f $root/src/connectors/daos/daos_loader.h ]]; then
+        targets+=(ps_bench_daos_setup daos_emu)
+    fi
     cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}"
 fi
 bench=$build/bin/ps_bench
@@ -135,7 +139,7 @@ if ((redis_port)) && command -v redis-benchmark >/dev/null; then
             else
                 n=50000
             fi
-            if ((quick)); then n=$((n / 20)); fi
+            if ((quick)); then n=$((n / 100)); fi
             ((n >= 100)) || n=100
             redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$c" -P "$p" -d "$d" -n "$n" \
                 -t set,get --csv >"$work/raw/redis-c$c-P$p-d$d.csv" 2>"$work/raw/redis.err" ||
@@ -199,6 +203,19 @@ if [[ -x $ep ]]; then
         log "proxystore-endpoint did not start: $(tail -2 "$work/endpoint.out" 2>/dev/null)"
 else
     log "$ep not built; endpoint rows are skipped"
+fi
+
+# ---- DAOS (the emulation) -------------------------------------------------------------
+emu=$build/tests/daos-emu/libdaos.so.2
+if [[ -f $emu && -x $build/bin/ps_bench_daos_setup ]]; then
+    export PROXYSTORE_DAOS_LIBRARY=$emu DAOS_EMU_ROOT=$work/daos
+    mkdir -p "$DAOS_EMU_ROOT"
+    if "$build/bin/ps_bench_daos_setup" bench bench; then
+        export PS_BENCH_DAOS_OPTIONS='{"pool": "bench", "container": "bench", "namespace": "bench", "clear": true}'
+        log "DAOS emulation in $DAOS_EMU_ROOT"
+    fi
+else
+    log "no DAOS emulation built ($emu); daos rows are skipped"
 fi
 
 # ---- the benchmarks ---------------------------------------------------------------
