@@ -586,8 +586,14 @@ static void test_spill(void **state)
            "Bytes value has size 17.826 MB which exceeds the 16.777 MB memory limit.");
     free(h);
     fprintf(stderr, "server RSS: %ld KiB at start, peak %ld KiB\n", base, peak);
-    /* Bound: 16 MiB of blobs + 2 objects in flight (request body, response) + 8 MiB slack. */
+    /* Bound: 16 MiB of blobs + 2 objects in flight (request body, response) + 8 MiB slack.
+     * ThreadSanitizer's allocator keeps freed memory, so the bound holds for plain and
+     * ASan builds only. */
+#if defined(__SANITIZE_THREAD__)
+    fprintf(stderr, "RSS bound not checked under ThreadSanitizer\n");
+#else
     assert_true(peak - base <= (16 + 2 * 2 + 8) * 1024);
+#endif
 }
 
 /* ---- many clients at once -----------------------------------------------------------------------
