@@ -169,7 +169,8 @@ void bench_report_print(void);
 ps_status bench_report_write(const char *path, double duration_s);
 
 /* Validate a results file against the schema (for the bench.quick test):
- * prints what is wrong and returns false. */
+ * prints what is wrong and returns false. Rows with status "error" also
+ * fail the check (a case that cannot run any more has rotted). */
 bool bench_report_check(const char *path);
 
 /* ---- cases ------------------------------------------------------------------- */

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ps_bench [--quick] [--out FILE] [--raw-dir DIR] [--tmpdir DIR]\n"
                "                [--redis-port PORT] [--endpoint-url URL] [--only NAME]\n"
-               "       ps_bench --check FILE      validate a results file against the schema\n"
+               "       ps_bench --check FILE      validate a results file (schema, no error rows)\n"
                "       ps_bench --resolve-child TOKEN   (internal: the fresh-process case)\n"
                "\n"
                "  --quick          a short run (well under a minute), for make check\n"

@@ -573,6 +573,16 @@ bool bench_report_check(const char *path)
             fprintf(stderr, "%s: bad status \"%s\"\n", where, st);
             ok = false;
         }
+        if (strcmp(st, "error") == 0) {
+            /* A case that errors has rotted (bad options, a broken
+             * connector): the check fails so bench.quick notices. */
+            const char *note = json_string_value(json_object_get(v, "note"));
+            fprintf(stderr, "%s: %s %s %s: %s\n", where,
+                    json_string_value(json_object_get(v, "connector")),
+                    json_string_value(json_object_get(v, "operation")),
+                    json_string_value(json_object_get(v, "size_label")), note ? note : "error");
+            ok = false;
+        }
         if (strcmp(st, "ok") == 0) {
             measured++;
             if (!json_is_number(json_object_get(v, "ops_per_sec")) ||
