@@ -20,3 +20,7 @@ target_link_libraries(ps_shm_testutil PUBLIC ps_testutil PRIVATE ps_warnings)
 ps_add_test(NAME conformance.shm
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/conformance_shm.c
   LIBS ps_conformance ps_shm_testutil LABELS conformance shm threads)
+
+ps_add_test(NAME shm.connector
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm.c
+  LIBS ps_shm_testutil LABELS shm)

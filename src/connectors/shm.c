@@ -430,6 +430,12 @@ static ps_status ps__shm_put_small_fn(ps__shm *s, void *varg)
         if (p->len)
             memcpy(dst, p->data, p->len);
         ps__shm_slot *old = ps__shm_find(a->h, p->id);
+        if (old && old->kind == PS__SHM_KIND_SEGMENT) {
+            /* set() of a small object over a large one: drop its segment */
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", s->sdir, p->uuid);
+            unlink(path);
+        }
         if (old)
             ps__shm_remove_slot(a->h, old);
         st = ps__shm_insert(a->h, p->id, PS__SHM_KIND_HEAP, p->len, off, s->what);
