@@ -83,7 +83,8 @@ static const bench_case g_cases[] = {
      NULL, 0, RAW_NONE, RAW_PAGECACHE, NULL},
     {"daos", "daos", NULL, "PS_BENCH_DAOS_OPTIONS", CASE_PROXY, RAW_NONE, RAW_NONE,
      "skipped: no DAOS emulation configured (PS_BENCH_DAOS_OPTIONS)"},
-    {"shm", "shm", "{\"name\": \"psbench-${ID}\"}", NULL, 0, RAW_NONE, RAW_MEMCPY, NULL},
+    {"shm", "shm", "{\"name\": \"psbench-${ID}\"}", NULL, CASE_PROXY | CASE_FRESH, RAW_NONE,
+     RAW_MEMCPY, NULL},
 };
 
 static const size_t g_sizes[] = {100, BENCH_KIB, 10 * BENCH_KIB, BENCH_MIB, 100 * BENCH_MIB};
