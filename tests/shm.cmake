@@ -24,3 +24,7 @@ ps_add_test(NAME conformance.shm
 ps_add_test(NAME shm.connector
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm.c
   LIBS ps_shm_testutil LABELS shm)
+
+ps_add_test(NAME shm.procs
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm_procs.c
+  LIBS ps_shm_testutil LABELS shm integration)
