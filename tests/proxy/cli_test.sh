@@ -181,8 +181,23 @@ expect 2 "malformed store spec" -- "$PS" put -s "ftp:x" "$T/small"
 expect_err "unknown store spec" "malformed spec message"
 expect 2 "redis spec with a bad port" -- "$PS" put -s "redis://localhost:99999" "$T/small"
 expect 2 "daos spec without a namespace" -- "$PS" put -s "daos:pool/cont" "$T/small"
-expect 3 "a connector type not built" -- "$PS" put -s "shm:demo" "$T/small"
+echo '{"kind": "nosuch", "options": {}}' >"$T/nosuch.json"
+expect 3 "a connector type not built" -- "$PS" put -s "@$T/nosuch.json" "$T/small"
 expect_err "unknown connector type" "unknown connector type message"
+# shm:NAME maps to the shm connector's "name" option (when this build has it)
+SHM="ps-cli-test-$$"
+"$PS" put -s "shm:$SHM" "$T/small" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ]; then
+    SK=$(cat "$T/out")
+    expect 0 "get from shm:NAME in another process" -- "$PS" get -s "shm:$SHM" "$SK"
+    same "$T/out" "$T/small" "shm round trip"
+    expect 0 "evict from shm:NAME" -- "$PS" evict -s "shm:$SHM" "$SK"
+elif grep -q "unknown connector type" "$T/err"; then
+    [ $rc -eq 3 ] && ok "shm:NAME without an shm connector (exit 3)" || bad "shm exit $rc"
+else
+    bad "shm:NAME: exit $rc: $(cat "$T/err")"
+fi
 expect 3 "missing input file" -- "$PS" put "$T/does-not-exist"
 expect_err "No such file or directory" "missing input file message"
 expect 3 "a store directory that cannot be created" -- "$PS" put -s "file:$T/small/sub" "$T/small"
