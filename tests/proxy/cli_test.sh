@@ -6,9 +6,10 @@ set -u
 PS="$1"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ps-cli-test-XXXXXX")
 REDIS_PID=""
+SHM="ps-cli-test-$$"
 cleanup() {
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
-    rm -rf "$T"
+    rm -rf "$T" "/dev/shm/proxystore-shm.$SHM" # the shm connector's segment directory
 }
 trap cleanup EXIT
 
@@ -185,7 +186,6 @@ echo '{"kind": "nosuch", "options": {}}' >"$T/nosuch.json"
 expect 3 "a connector type not built" -- "$PS" put -s "@$T/nosuch.json" "$T/small"
 expect_err "unknown connector type" "unknown connector type message"
 # shm:NAME maps to the shm connector's "name" option (when this build has it)
-SHM="ps-cli-test-$$"
 "$PS" put -s "shm:$SHM" "$T/small" >"$T/out" 2>"$T/err"
 rc=$?
 if [ $rc -eq 0 ]; then
