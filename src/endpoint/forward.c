@@ -93,6 +93,7 @@ ps_status ep_forward(const char *base, const char *path, int post, const char *k
     struct curl_slist *hdrs = NULL;
     char auth[1024];
     hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = curl_slist_append(hdrs, EP_FORWARDED_HEADER ": 1");
     if (post)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
     if (authorization != NULL) {

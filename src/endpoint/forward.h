@@ -7,6 +7,9 @@
 #include "proxystore/status.h"
 #include "storage.h"
 
+/* Header set on forwarded requests; a server never forwards such a request again. */
+#define EP_FORWARDED_HEADER "X-ProxyStore-Forwarded"
+
 typedef struct ep_fwd_reply {
     long status;            /* the peer's HTTP status */
     ep_buf *body;           /* the peer's body (never NULL on success) */
@@ -16,7 +19,7 @@ typedef struct ep_fwd_reply {
 /*
  * Send `POST` (post != 0) or `GET` `<base><path>?key=<key>&endpoint=<peer>`
  * to a peer, with `body` (may be NULL) as application/octet-stream, and the
- * `authorization` header value when not NULL. Proxies from the environment
+ * `authorization` header value when not NULL, and EP_FORWARDED_HEADER. Proxies from the environment
  * are not used (as upstream). Each thread keeps one libcurl handle, so
  * connections to a peer are reused.
  * Returns PS_ECONN (or PS_ETIMEDOUT) with libcurl's message when no answer

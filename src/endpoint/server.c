@@ -2,12 +2,15 @@
  * HTTP front of the endpoint on libmicrohttpd (internal epoll thread pool).
  *
  * Request flow (MHD calls the access handler several times per request):
- *  1. First call: authenticate, route, check the method, the `key` and
- *     `endpoint` parameters (upstream's order and texts). Requests without
- *     a body are answered right away. For /set, an announced Content-Length
- *     over the storage's limit is answered 413 before the body is read;
- *     otherwise a buffer of exactly that size (or a growing one for chunked
- *     bodies) is prepared.
+ *  1. First call: /set is checked right away (authentication, route, the
+ *     `key` and `endpoint` parameters in upstream's order and texts); an
+ *     announced Content-Length over the storage's limit is refused before
+ *     any of the body is read: answered 413 at once when the client waits
+ *     for "100 Continue" or the body is huge, else drained and discarded and
+ *     then answered 413 (so a client still sending gets the answer). Otherwise
+ *     a buffer of exactly that size (or a growing one for chunked bodies) is
+ *     prepared. Other requests are answered on the next call, once complete
+ *     (answering in the first call makes libmicrohttpd close the connection).
  *  2. Body calls: bytes are appended to that buffer, which later becomes the
  *     stored blob itself (no second copy). A chunked body that grows past the
  *     limit is dropped and the rest of it discarded, then answered 413.
@@ -260,7 +263,10 @@ static enum MHD_Result begin_data(ep_server *s, struct MHD_Connection *c, enum r
             snprintf(msg, sizeof msg, "%.*s is not a valid UUID4", (int)shown, ep);
             return reply_copy(c, MHD_HTTP_BAD_REQUEST, TEXT_TYPE, msg, strlen(msg));
         }
-        if (strcmp(u, s->uuid) != 0)
+        /* A request that was already forwarded once is served here: a peer
+         * table pointing back at us must not make requests go round. */
+        int hop = MHD_lookup_connection_value(c, MHD_HEADER_KIND, EP_FORWARDED_HEADER) != NULL;
+        if (strcmp(u, s->uuid) != 0 && !hop)
             for (size_t i = 0; i < s->npeers; i++)
                 if (strcmp(u, s->peers[i].uuid) == 0)
                     peer = &s->peers[i];
@@ -301,9 +307,20 @@ static enum MHD_Result begin_data(ep_server *s, struct MHD_Connection *c, enum r
     }
     if (has_cl && ep_storage_check_size(s->storage, announced) != PS_OK) {
         snprintf(r->msg, sizeof r->msg, "%s", ps_last_error());
-        ep_log(EP_LOG_INFO, "refused /set of %llu bytes before reading it: %s",
-               (unsigned long long)announced, r->msg);
-        return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, r->msg);
+        const char *ex = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+        uint64_t lim = ep_storage_limit(s->storage);
+        if ((ex != NULL && strcasecmp(ex, "100-continue") == 0) ||
+            announced > lim * 2 + DISCARD_SLACK) {
+            /* The client waits for 100 Continue, or the body is not worth reading. */
+            ep_log(EP_LOG_INFO, "refused /set of %llu bytes before reading it: %s",
+                   (unsigned long long)announced, r->msg);
+            return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, r->msg);
+        }
+        /* Decided now, answered once the body is drained (a reply cut short by a
+         * reset connection would not reach a client that is still sending). */
+        r->too_big = 1;
+        r->limit = lim;
+        return MHD_YES;
     }
     r->body = ep_buf_new(has_cl ? (size_t)announced : 0);
     if (r->body == NULL)
@@ -316,13 +333,12 @@ static enum MHD_Result receive(ep_server *s, req *r, const char *data, size_t n)
     r->received += n;
     if (r->too_big || r->fail != PS_OK) {
         /* Discard the rest, but not forever. */
-        uint64_t lim = r->limit ? r->limit : 0;
-        return r->received > lim * 2 + DISCARD_SLACK ? MHD_NO : MHD_YES;
+        return r->received > r->limit * 2 + DISCARD_SLACK ? MHD_NO : MHD_YES;
     }
     if (ep_storage_check_size(s->storage, r->received) != PS_OK) {
         snprintf(r->msg, sizeof r->msg, "%s", ps_last_error());
         r->too_big = 1;
-        r->limit = r->received - n;
+        r->limit = ep_storage_limit(s->storage);
         ep_buf_unref(r->body);
         r->body = NULL;
         return MHD_YES;

@@ -133,6 +133,17 @@ ps_status ep_storage_check_size(ep_storage *s, uint64_t size)
     return PS_OK;
 }
 
+uint64_t ep_storage_limit(const ep_storage *s)
+{
+    if (s == NULL)
+        return 0;
+    if (s->max_object_size == 0)
+        return s->max_size;
+    if (s->max_size == 0)
+        return s->max_object_size;
+    return s->max_object_size < s->max_size ? s->max_object_size : s->max_size;
+}
+
 static ps_status check_key(const char *key, size_t *klen)
 {
     PS__RETURN_IF(key == NULL, PS_EINVAL, "storage: key is NULL");

@@ -91,6 +91,9 @@ ps_status ep_storage_open(const ep_storage_options *opts, ep_storage **out);
  */
 ps_status ep_storage_check_size(ep_storage *s, uint64_t size);
 
+/* The largest blob accepted (the smaller non-zero limit), 0 when unlimited. */
+uint64_t ep_storage_limit(const ep_storage *s);
+
 /*
  * Store `value` under `key` (insert or replace). Takes over the caller's
  * reference to `value` in every case (success or failure).

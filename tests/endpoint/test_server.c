@@ -300,6 +300,17 @@ static void test_size_limit(void **state)
     assert_non_null(strstr(resp, "HTTP/1.1 413"));
     assert_non_null(strstr(resp, "exceeds the 1 KB object limit."));
     free(resp);
+    /* A client waiting for 100 Continue gets the 413 instead, and sends nothing. */
+    fd = ept_connect(f->s.port);
+    assert_true(fd >= 0);
+    req = "POST /set?key=cont HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+          "Expect: 100-continue\r\n\r\n";
+    assert_int_equal(ept_send(fd, req, strlen(req)), 0);
+    resp = ept_recv_all(fd, 10000);
+    close(fd);
+    assert_non_null(strstr(resp, "HTTP/1.1 413"));
+    assert_null(strstr(resp, "100 Continue"));
+    free(resp);
     snprintf(u, sizeof u, "%s/get?key=k", f->s.url);
     ept_reply r2;
     assert_int_equal(ept_http("GET", u, NULL, 0, 0, 0, NULL, &r2), 0);
@@ -503,6 +514,24 @@ static void test_forwarding(void **state)
     }
 }
 
+/* A peer table that points back at the server itself must not loop. */
+static void test_forward_loop(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    int port = pst_free_port();
+    char portarg[16], peer[128];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    snprintf(peer, sizeof peer, "%s=http://127.0.0.1:%d", UUID_B, port);
+    const char *args[] = {"--uuid", UUID_A, "--port", portarg, "--peer", peer, NULL};
+    assert_int_equal(ept_start(&f->s, args), 0);
+    char u[512];
+    snprintf(u, sizeof u, "%s/set?key=loop&endpoint=%s", f->s.url, UUID_B);
+    expect("POST", u, "once", 4, 200, "");
+    snprintf(u, sizeof u, "%s/get?key=loop", f->s.url);
+    expect("GET", u, NULL, 0, 200, "once");
+}
+
 /* ---- SQLite durability ------------------------------------------------------------------ */
 
 static void test_sqlite_kill9(void **state)
@@ -667,6 +696,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_stable, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_token, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_forwarding, setup_peers, teardown),
+        cmocka_unit_test_teardown(test_forward_loop, teardown),
         cmocka_unit_test_teardown(test_sqlite_kill9, teardown),
         cmocka_unit_test_teardown(test_spill, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup_plain, teardown),
