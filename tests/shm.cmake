@@ -28,3 +28,11 @@ ps_add_test(NAME shm.connector
 ps_add_test(NAME shm.procs
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm_procs.c
   LIBS ps_shm_testutil LABELS shm integration)
+
+ps_add_test(NAME shm.full
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm_full.c
+  LIBS ps_shm_testutil LABELS shm integration)
+
+ps_add_test(NAME shm.threads
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm_threads.c
+  LIBS ps_shm_testutil LABELS shm threads)

@@ -134,6 +134,46 @@ static int ps__shm_rmtree(const char *path)
     return rmdir(path) == 0 || errno == ENOENT ? 0 : errno;
 }
 
+/* Parse ".index.<pid>.<hex>.tmp" (an arena being created by <pid>). */
+static bool ps__shm_index_temp_name(const char *fname, long *pid)
+{
+    if (strncmp(fname, ".index.", 7) != 0)
+        return false;
+    char *end;
+    errno = 0;
+    long p = strtol(fname + 7, &end, 10);
+    if (errno != 0 || p <= 0 || *end != '.')
+        return false;
+    *pid = p;
+    return true;
+}
+
+/* Remove a store directory without an index: every file but the arena
+ * temporaries of live processes, then the directory. Returns 0, EAGAIN when
+ * an index appeared (a store now exists: remove it properly), or errno. */
+static int ps__shm_rmtree_stale(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        if (strcmp(e->d_name, "index") == 0) {
+            closedir(d); /* a store was created meanwhile: remove it properly */
+            return EAGAIN;
+        }
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (ps__shm_index_temp_name(e->d_name, &pid) && ps__pid_alive(pid)))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(path) == 0 ? 0 : errno;
+}
+
 /* ---- attach / retry ---------------------------------------------------------------- */
 
 /* Reattach when the arena `seen` turned out dead (exclusive map lock). */
@@ -811,23 +851,34 @@ ps_status ps_shm_remove(const char *dir, const char *name)
     s.dir = ndir;
     s.sdir = sdir;
     s.arena.fd = -1;
-    ps_status st = ps__shm_arena_open_existing(sdir, s.what, &s.arena);
-    if (st == PS_OK) {
-        st = ps__shm_clear_fn(&s, NULL);
-        if (st == PS__SHM_STALE)
-            st = PS_OK;
-        ps__shm_arena_detach(&s.arena);
-    } else if (st == PS_NOT_FOUND || st == PS_EIO) {
-        /* no usable index: remove whatever the directory holds */
+    ps_status st = PS_OK;
+    for (int tries = 0;; tries++) {
+        st = ps__shm_arena_open_existing(sdir, s.what, &s.arena);
+        if (st == PS_OK) {
+            st = ps__shm_clear_fn(&s, NULL);
+            if (st == PS__SHM_STALE)
+                st = PS_OK; /* removed by someone else meanwhile */
+            ps__shm_arena_detach(&s.arena);
+            break;
+        }
+        if (st != PS_NOT_FOUND && st != PS_EIO)
+            break;
+        /* No usable index: remove what the directory holds, except an index
+         * another process is creating right now (that store comes after
+         * this removal). */
         struct stat sb;
         if (stat(sdir, &sb) != 0) {
             st = PS_NOT_FOUND;
-        } else {
-            int e = ps__shm_rmtree(sdir);
-            st = e ? ps__seterr(PS_EIO, "shm store %s: cannot remove %s: %s", name, sdir,
-                                strerror(e))
-                   : PS_OK;
+            break;
         }
+        int e = ps__shm_rmtree_stale(sdir);
+        if (e == EAGAIN && tries < PS__SHM_RETRIES)
+            continue;
+        st =
+            e == 0 || e == ENOTEMPTY || e == ENOENT
+                ? PS_OK
+                : ps__seterr(PS_EIO, "shm store %s: cannot remove %s: %s", name, sdir, strerror(e));
+        break;
     }
     ps_free(ndir);
     ps_free(sdir);

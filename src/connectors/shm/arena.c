@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -172,6 +173,11 @@ ps_status ps__shm_heap_alloc(ps__shm_arena *a, size_t len, uint64_t *off, void *
         if (grow > h->heap_size - h->heap_reserved)
             grow = h->heap_size - h->heap_reserved;
         int r = posix_fallocate(a->fd, (off_t)(h->heap_off + h->heap_reserved), (off_t)grow);
+        if (r == ENOSPC && grow > end - h->heap_reserved) {
+            /* nearly full: reserve just this block */
+            grow = ps__round_up(end - h->heap_reserved, PS__PAGE);
+            r = posix_fallocate(a->fd, (off_t)(h->heap_off + h->heap_reserved), (off_t)grow);
+        }
         if (r != 0)
             return ps__seterr(r == ENOSPC ? PS_ENOSPC : PS_EIO,
                               "%s: cannot reserve %llu more bytes of shared memory for the heap: "
@@ -562,7 +568,9 @@ static ps_status ps__shm_attach(const char *sdir, const char *what, uint64_t max
     snprintf(path, sizeof path, "%s/index", sdir);
     a->fd = -1;
     a->h = NULL;
-    for (int tries = 0; tries < 16; tries++) {
+    for (int tries = 0; tries < 200; tries++) {
+        if (tries > 0)
+            sched_yield(); /* a removal is racing us: let it finish */
         int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0) {
             ps_status st = ps__shm_map(fd, path, what, a);
