@@ -9,17 +9,23 @@
  * /set survives kill -9 (and, with FULL, power loss on honest disks).
  * ":memory:" keeps the database in memory (tests, as upstream).
  *
- * Thread safety: one connection guarded by a mutex (the connection is opened
- * with SQLITE_OPEN_NOMUTEX; the mutex serializes everything).
+ * Thread safety: one writing connection and, for file databases, a few
+ * reading connections (WAL lets readers run beside the writer), each opened
+ * with SQLITE_OPEN_NOMUTEX and guarded by its own mutex. Gets and exists
+ * checks go to the readers round-robin; a reader sees every set that
+ * returned before its statement started. ":memory:" uses the writer only.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "internal.h"
 #include "storage_impl.h"
+
+#define SQ_READERS 4
 
 enum { Q_GET, Q_EXISTS, Q_SET, Q_EVICT, Q_CLEAR, Q_COUNT, Q_N };
 
@@ -32,36 +38,77 @@ static const char *const queries[Q_N] = {
     "SELECT count(*) FROM blobs",
 };
 
-typedef struct sq {
+typedef struct sqconn {
     pthread_mutex_t lock;
     sqlite3 *db;
     sqlite3_stmt *stmt[Q_N];
+    int ready;
+} sqconn;
+
+typedef struct sq {
+    sqconn writer;
+    sqconn readers[SQ_READERS];
+    int nreaders;
+    atomic_uint next;
     char *path;
 } sq;
 
-static ps_status sq_err(sq *s, const char *what)
+static ps_status sq_err(const sq *s, const sqconn *c, const char *what)
 {
-    return ps__seterr(PS_EIO, "sqlite %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return ps__seterr(PS_EIO, "sqlite %s: %s: %s", s->path, what, sqlite3_errmsg(c->db));
+}
+
+static void conn_close(sqconn *c)
+{
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    if (c->ready)
+        pthread_mutex_destroy(&c->lock);
+    memset(c, 0, sizeof *c);
 }
 
 static void sq_free(sq *s)
 {
-    for (int i = 0; i < Q_N; i++)
-        sqlite3_finalize(s->stmt[i]);
-    sqlite3_close(s->db);
+    for (int i = 0; i < s->nreaders; i++)
+        conn_close(&s->readers[i]);
+    conn_close(&s->writer);
     ps_free(s->path);
     ps_free(s);
 }
 
-static ps_status sq_exec(sq *s, const char *sql)
+static ps_status sq_exec(const sq *s, sqconn *c, const char *sql)
 {
     char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
         ps_status st = ps__seterr(PS_EIO, "sqlite %s: %s: %s", s->path, sql,
-                                  err ? err : sqlite3_errmsg(s->db));
+                                  err ? err : sqlite3_errmsg(c->db));
         sqlite3_free(err);
         return st;
     }
+    return PS_OK;
+}
+
+/* Open one connection; the writer also sets the journal mode and the table up. */
+static ps_status conn_open(const sq *s, sqconn *c, int writer)
+{
+    int rc = sqlite3_open_v2(
+        s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return ps__seterr(PS_EIO, "sqlite %s: open: %s", s->path,
+                          c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(c->db, 10000);
+    if (writer) {
+        PS__FORWARD(sq_exec(s, c, "PRAGMA journal_mode=WAL"));
+        PS__FORWARD(sq_exec(s, c, "PRAGMA synchronous=FULL"));
+        PS__FORWARD(sq_exec(
+            s, c, "CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, value BLOB NOT NULL)"));
+    }
+    for (int i = 0; i < Q_N; i++)
+        if (sqlite3_prepare_v2(c->db, queries[i], -1, &c->stmt[i], NULL) != SQLITE_OK)
+            return sq_err(s, c, queries[i]);
+    pthread_mutex_init(&c->lock, NULL);
+    c->ready = 1;
     return PS_OK;
 }
 
@@ -77,48 +124,53 @@ static ps_status sq_open(const ep_storage_options *o, void **impl)
         ps_free(s);
         return PS__ENOMEM("sqlite storage");
     }
-    int rc = sqlite3_open_v2(
-        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    ps_status st = PS_OK;
-    if (rc != SQLITE_OK)
-        st = ps__seterr(PS_EIO, "sqlite %s: open: %s", s->path,
-                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-    if (st == PS_OK)
-        sqlite3_busy_timeout(s->db, 10000);
-    if (st == PS_OK)
-        st = sq_exec(s, "PRAGMA journal_mode=WAL");
-    if (st == PS_OK)
-        st = sq_exec(s, "PRAGMA synchronous=FULL");
-    if (st == PS_OK)
-        st = sq_exec(s,
-                     "CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, value BLOB NOT NULL)");
-    for (int i = 0; i < Q_N && st == PS_OK; i++)
-        if (sqlite3_prepare_v2(s->db, queries[i], -1, &s->stmt[i], NULL) != SQLITE_OK)
-            st = sq_err(s, queries[i]);
+    atomic_init(&s->next, 0);
+    ps_status st = conn_open(s, &s->writer, 1);
+    int in_memory = strcmp(s->path, ":memory:") == 0 || strstr(s->path, "mode=memory") != NULL;
+    for (int i = 0; st == PS_OK && !in_memory && i < SQ_READERS; i++) {
+        s->nreaders++;
+        st = conn_open(s, &s->readers[i], 0);
+    }
     if (st != PS_OK) {
         sq_free(s);
         return st;
     }
-    pthread_mutex_init(&s->lock, NULL);
     *impl = s;
     return PS_OK;
+}
+
+/* A reader (or the writer when there are none), locked. */
+static sqconn *reader(sq *s)
+{
+    sqconn *c = &s->writer;
+    if (s->nreaders > 0)
+        c = &s->readers[atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed) %
+                        (unsigned)s->nreaders];
+    pthread_mutex_lock(&c->lock);
+    return c;
+}
+
+static void done(sqconn *c, sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&c->lock);
 }
 
 static ps_status sq_set(void *impl, const char *key, size_t klen, ep_buf *value)
 {
     sq *s = impl;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *q = s->stmt[Q_SET];
+    sqconn *c = &s->writer;
+    pthread_mutex_lock(&c->lock);
+    sqlite3_stmt *q = c->stmt[Q_SET];
     /* SQLITE_STATIC: the bytes stay valid until the statement is reset. */
     if (sqlite3_bind_text64(q, 1, key, klen, SQLITE_STATIC, SQLITE_UTF8) != SQLITE_OK ||
         sqlite3_bind_blob64(q, 2, value->len ? (const void *)value->data : (const void *)"",
                             value->len, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_DONE)
-        st = sq_err(s, "set");
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->lock);
+        st = sq_err(s, c, "set");
+    done(c, q);
     ep_buf_unref(value);
     return st;
 }
@@ -127,8 +179,8 @@ static ps_status sq_get(void *impl, const char *key, size_t klen, ep_buf **out)
 {
     sq *s = impl;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *q = s->stmt[Q_GET];
+    sqconn *c = reader(s);
+    sqlite3_stmt *q = c->stmt[Q_GET];
     int rc = SQLITE_ERROR;
     if (sqlite3_bind_text64(q, 1, key, klen, SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK)
         rc = sqlite3_step(q);
@@ -147,11 +199,9 @@ static ps_status sq_get(void *impl, const char *key, size_t klen, ep_buf **out)
     } else if (rc == SQLITE_DONE) {
         st = PS_NOT_FOUND;
     } else {
-        st = sq_err(s, "get");
+        st = sq_err(s, c, "get");
     }
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->lock);
+    done(c, q);
     return st;
 }
 
@@ -159,16 +209,14 @@ static ps_status sq_exists(void *impl, const char *key, size_t klen, bool *out)
 {
     sq *s = impl;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *q = s->stmt[Q_EXISTS];
+    sqconn *c = reader(s);
+    sqlite3_stmt *q = c->stmt[Q_EXISTS];
     if (sqlite3_bind_text64(q, 1, key, klen, SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         *out = sqlite3_column_int64(q, 0) > 0;
     else
-        st = sq_err(s, "exists");
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->lock);
+        st = sq_err(s, c, "exists");
+    done(c, q);
     return st;
 }
 
@@ -176,14 +224,13 @@ static ps_status sq_evict(void *impl, const char *key, size_t klen)
 {
     sq *s = impl;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *q = s->stmt[Q_EVICT];
+    sqconn *c = &s->writer;
+    pthread_mutex_lock(&c->lock);
+    sqlite3_stmt *q = c->stmt[Q_EVICT];
     if (sqlite3_bind_text64(q, 1, key, klen, SQLITE_STATIC, SQLITE_UTF8) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_DONE)
-        st = sq_err(s, "evict");
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->lock);
+        st = sq_err(s, c, "evict");
+    done(c, q);
     return st;
 }
 
@@ -191,30 +238,28 @@ static ps_status sq_clear(void *impl)
 {
     sq *s = impl;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&s->lock);
-    if (sqlite3_step(s->stmt[Q_CLEAR]) != SQLITE_DONE)
-        st = sq_err(s, "clear");
-    sqlite3_reset(s->stmt[Q_CLEAR]);
-    pthread_mutex_unlock(&s->lock);
+    sqconn *c = &s->writer;
+    pthread_mutex_lock(&c->lock);
+    if (sqlite3_step(c->stmt[Q_CLEAR]) != SQLITE_DONE)
+        st = sq_err(s, c, "clear");
+    done(c, c->stmt[Q_CLEAR]);
     return st;
 }
 
 static void sq_stats(void *impl, ep_storage_stats *out)
 {
     sq *s = impl;
-    pthread_mutex_lock(&s->lock);
-    if (sqlite3_step(s->stmt[Q_COUNT]) == SQLITE_ROW)
-        out->objects = (uint64_t)sqlite3_column_int64(s->stmt[Q_COUNT], 0);
-    sqlite3_reset(s->stmt[Q_COUNT]);
-    pthread_mutex_unlock(&s->lock);
+    sqconn *c = &s->writer;
+    pthread_mutex_lock(&c->lock);
+    if (sqlite3_step(c->stmt[Q_COUNT]) == SQLITE_ROW)
+        out->objects = (uint64_t)sqlite3_column_int64(c->stmt[Q_COUNT], 0);
+    done(c, c->stmt[Q_COUNT]);
 }
 
 static void sq_close(void *impl, bool cleanup)
 {
     (void)cleanup; /* the database is the durable copy: never deleted */
-    sq *s = impl;
-    pthread_mutex_destroy(&s->lock);
-    sq_free(s);
+    sq_free(impl);
 }
 
 const ep_storage_ops ep_storage_sqlite_ops = {

@@ -415,11 +415,14 @@ static void test_threads(void **state)
 {
     (void)state;
     char *tmp = pst_mkdtemp("threads");
+    char db[4096];
+    snprintf(db, sizeof db, "%s/threads.db", tmp);
     ep_storage_options opts[] = {
         {EP_STORAGE_MEMORY, 0, 2000, tmp, NULL},
         {EP_STORAGE_SQLITE, 0, 0, NULL, ":memory:"},
+        {EP_STORAGE_SQLITE, 0, 0, NULL, db}, /* with the reader connections */
     };
-    for (size_t o = 0; o < 2; o++) {
+    for (size_t o = 0; o < 3; o++) {
         ep_storage *s = NULL;
         PS_ASSERT_OK(ep_storage_open(&opts[o], &s));
         pthread_t th[4];
