@@ -390,7 +390,7 @@ static ps_status ps__file_new_key(void *priv, ps_key **key)
 
 static ps_status ps__file_set(void *priv, const ps_key *key, const void *data, size_t len)
 {
-    const char *uuid;
+    const char *uuid = NULL;
     PS__FORWARD(ps__file_check_key(priv, key, &uuid));
     return ps__file_store(priv, uuid, data, len);
 }
@@ -429,8 +429,8 @@ static ps_status ps__file_marker(const ps__file *f, const char *uuid, bool *exis
 static ps_status ps__file_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     ps__file *f = priv;
-    const char *uuid;
-    bool ready;
+    const char *uuid = NULL;
+    bool ready = false;
     PS__FORWARD(ps__file_check_key(f, key, &uuid));
     PS__FORWARD(ps__file_marker(f, uuid, &ready));
     if (!ready)
@@ -476,7 +476,7 @@ static ps_status ps__file_get(void *priv, const ps_key *key, ps_bytes *out)
 
 static ps_status ps__file_exists(void *priv, const ps_key *key, bool *exists)
 {
-    const char *uuid;
+    const char *uuid = NULL;
     PS__FORWARD(ps__file_check_key(priv, key, &uuid));
     return ps__file_marker(priv, uuid, exists);
 }
@@ -484,7 +484,7 @@ static ps_status ps__file_exists(void *priv, const ps_key *key, bool *exists)
 static ps_status ps__file_evict(void *priv, const ps_key *key)
 {
     ps__file *f = priv;
-    const char *uuid;
+    const char *uuid = NULL;
     PS__FORWARD(ps__file_check_key(f, key, &uuid));
     char path[PS__FILE_PATH_MAX], marker[PS__FILE_PATH_MAX];
     ps__file_path(f, "", uuid, "", path);

@@ -323,7 +323,7 @@ static ps_status ps__local_new_key(void *priv, ps_key **key)
 /* Store a new blob under `id`, replacing (and releasing) any previous one. */
 static ps_status ps__local_store(ps__local *l, const char *id, const void *data, size_t len)
 {
-    ps__local_blob *b;
+    ps__local_blob *b = NULL;
     PS__FORWARD(ps__local_blob_new(data, len, &b));
     ps__local_entry *fresh = ps_calloc(1, sizeof *fresh);
     if (fresh == NULL) {
@@ -357,7 +357,7 @@ static ps_status ps__local_store(ps__local *l, const char *id, const void *data,
 static ps_status ps__local_set(void *priv, const ps_key *key, const void *data, size_t len)
 {
     ps__local *l = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
     return ps__local_store(l, id, data, len);
 }
@@ -381,7 +381,7 @@ static ps_status ps__local_put(void *priv, const void *data, size_t len, const p
 /* Look `key` up; on success `*blob` holds a new reference (or NULL when absent). */
 static ps_status ps__local_lookup(ps__local *l, const ps_key *key, ps__local_blob **blob)
 {
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
     uint64_t h = ps__hash64(id, strlen(id));
     ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
@@ -397,7 +397,7 @@ static ps_status ps__local_lookup(ps__local *l, const ps_key *key, ps__local_blo
 
 static ps_status ps__local_get(void *priv, const ps_key *key, ps_bytes *out)
 {
-    ps__local_blob *b;
+    ps__local_blob *b = NULL;
     PS__FORWARD(ps__local_lookup(priv, key, &b));
     if (b == NULL)
         return PS_NOT_FOUND;
@@ -410,7 +410,7 @@ static ps_status ps__local_get(void *priv, const ps_key *key, ps_bytes *out)
 
 static ps_status ps__local_exists(void *priv, const ps_key *key, bool *exists)
 {
-    ps__local_blob *b;
+    ps__local_blob *b = NULL;
     PS__FORWARD(ps__local_lookup(priv, key, &b));
     *exists = b != NULL;
     ps__local_blob_unref(b);
@@ -420,7 +420,7 @@ static ps_status ps__local_exists(void *priv, const ps_key *key, bool *exists)
 static ps_status ps__local_evict(void *priv, const ps_key *key)
 {
     ps__local *l = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
     uint64_t h = ps__hash64(id, strlen(id));
     ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
