@@ -871,7 +871,8 @@ ps_status ps_shm_remove(const char *dir, const char *name)
             st = PS_NOT_FOUND;
             break;
         }
-        int e = ps__shm_rmtree_stale(sdir);
+        /* a damaged index (PS_EIO) goes too: created indexes are complete */
+        int e = st == PS_EIO ? ps__shm_rmtree(sdir) : ps__shm_rmtree_stale(sdir);
         if (e == EAGAIN && tries < PS__SHM_RETRIES)
             continue;
         st =
