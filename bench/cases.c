@@ -203,6 +203,8 @@ static ps_status after_put(void *arg, size_t n)
     op_ctx *c = arg;
     ps_status first = PS_OK;
     for (size_t i = 0; i < n; i++) {
+        if (!c->keys[i])
+            continue;
         ps_status s = ps_store_evict(c->store, c->keys[i]);
         if (s != PS_OK && first == PS_OK)
             first = s;
@@ -251,6 +253,8 @@ static ps_status after_put_batch(void *arg, size_t n)
     op_ctx *c = arg;
     ps_status first = PS_OK;
     for (size_t i = 0; i < c->n; i++) {
+        if (!c->bkeys[i])
+            continue;
         ps_status s = ps_store_evict(c->store, c->bkeys[i]);
         if (s != PS_OK && first == PS_OK)
             first = s;

@@ -360,7 +360,7 @@ static json_t *row_json(const bench_row *r)
     json_object_set_new(o, "ops_per_sec", num_or_null(r->st.ops_per_sec, ok));
     json_object_set_new(o, "median_ns", num_or_null(r->st.median_ns, ok));
     json_object_set_new(o, "p99_ns", num_or_null(r->st.p99_ns, ok));
-    json_object_set_new(o, "mb_per_sec", num_or_null(r->st.mb_per_sec, ok && r->size > 0));
+    json_object_set_new(o, "mb_per_sec", num_or_null(r->st.mb_per_sec, ok && r->st.mb_per_sec > 0));
     if (r->raw_name[0]) {
         json_t *raw = json_object();
         json_object_set_new(raw, "name", json_string(r->raw_name));

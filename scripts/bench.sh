@@ -129,18 +129,25 @@ if ((redis_port)) && command -v redis-benchmark >/dev/null; then
     for cp in "1 1" "1 100" "8 1"; do
         read -r c p <<<"$cp"
         for d in 100 1024 10240 1048576; do
-            # Requests per test: about a second each in a full run.
+            # Requests per test: a second or two each in a full run (1 MiB
+            # values with -P 100 are slow: 100 MiB per pipeline).
             if ((d >= 1048576)); then
-                n=2000
+                n=500
+                if ((p > 1)); then n=200; fi
             elif ((p > 1)); then
-                n=500000
+                n=300000
             elif ((c > 1)); then
-                n=200000
+                n=100000
             else
-                n=50000
+                n=20000
             fi
-            if ((quick)); then n=$((n / 100)); fi
-            ((n >= 100)) || n=100
+            if ((quick)); then
+                n=$((n / 100))
+                if ((d < 1048576 && n < 100)); then n=100; fi
+                if ((n < 20)); then n=20; fi
+            fi
+            # Fewer requests than one pipeline make redis-benchmark abort.
+            if ((n < p)); then n=$p; fi
             redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$c" -P "$p" -d "$d" -n "$n" \
                 -t set,get --csv >"$work/raw/redis-c$c-P$p-d$d.csv" 2>"$work/raw/redis.err" ||
                 log "redis-benchmark -c $c -P $p -d $d failed: $(tail -1 "$work/raw/redis.err")"
