@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "proxystore/proxystore.h"
+#include "proxystore/connectors/multi.h"
 
 #define PSC_CHUNK ((size_t)8 << 20)
 
@@ -66,6 +67,7 @@ static const char psc_usage_main[] =
     "  proxy   [--store SPEC] [--evict] [FILE|-]  store bytes, print a proxy token\n"
     "  resolve TOKEN [-o FILE]                    write the object a token refers to\n"
     "  inspect TOKEN                              print a token's key and store as JSON\n"
+    "  shm     ls [NAME] | rm NAME                list or remove shared-memory stores\n"
     "\n"
     "SPEC: file:DIR, redis://HOST:PORT, endpoint:URL, endpoint:UUID[,UUID...],\n"
     "      daos:POOL/CONTAINER/NAMESPACE, shm:NAME, or @FILE.json (a store configuration).\n"
@@ -481,6 +483,27 @@ static int psc_resolve(int argc, char **argv)
     return rc;
 }
 
+/* `proxystore --version`: the version, the connector types and codecs built
+ * in, and run-time features (whether libdaos can be loaded). */
+static int psc_version(void)
+{
+    printf("proxystore %s (library %s)\n", PS_VERSION_STRING, ps_version());
+    char *text = NULL;
+    if (ps_version_info(&text) != PS_OK)
+        return psc_fail(PSC_OTHER, "%s", ps_last_error());
+    json_t *v = json_loads(text, 0, NULL);
+    ps_free(text);
+    if (v == NULL)
+        return psc_fail(PSC_OTHER, "out of memory");
+    char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(v);
+    if (pretty == NULL)
+        return psc_fail(PSC_OTHER, "out of memory");
+    printf("%s\n", pretty);
+    free(pretty);
+    return PSC_OK;
+}
+
 static int psc_inspect(int argc, char **argv)
 {
     psc_args a;
@@ -500,6 +523,19 @@ static int psc_inspect(int argc, char **argv)
     if (v == NULL)
         return psc_fail(PSC_OTHER, "out of memory");
     json_object_del(v, "resolved"); /* always false for a decoded token */
+    /* For a multi store, say which connector holds the key. */
+    ps_key *key = NULL;
+    const char *ktext = json_string_value(json_object_get(v, "key"));
+    if (ktext && ps_key_parse(ktext, &key) == PS_OK && strcmp(ps_key_type(key), "multi") == 0) {
+        const char *cname = NULL;
+        ps_key *inner = NULL;
+        if (ps_multi_key_connector_name(key, &cname) == PS_OK)
+            json_object_set_new(v, "multi_connector", json_string(cname));
+        if (ps_multi_key_inner(key, &inner) == PS_OK)
+            json_object_set_new(v, "multi_inner_key", json_string(ps_key_str(inner)));
+        ps_key_free(inner);
+    }
+    ps_key_free(key);
     char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(v);
     if (pretty == NULL)
@@ -516,10 +552,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
         return psc_help(argc > 2 ? argv[2] : "", PSC_OK);
-    if (strcmp(cmd, "--version") == 0) {
-        printf("proxystore %s\n", PS_VERSION_STRING);
-        return PSC_OK;
-    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0)
+        return psc_version();
     static char name[64];
     snprintf(name, sizeof name, "proxystore %s", cmd);
     psc_cmd = name;
@@ -540,6 +574,8 @@ int main(int argc, char **argv)
         rc = psc_resolve(sub_argc, sub_argv);
     else if (strcmp(cmd, "inspect") == 0)
         rc = psc_inspect(sub_argc, sub_argv);
+    else if (strcmp(cmd, "shm") == 0)
+        rc = psc_shm_main(sub_argc, sub_argv);
     else {
         psc_cmd = "proxystore";
         psc_fail(PSC_USAGE, "unknown command \"%s\"", cmd);

@@ -233,6 +233,28 @@ for c in put get exists evict proxy resolve inspect; do
 done
 expect 0 "--help" -- "$PS" --help
 expect 0 "--version" -- "$PS" --version
+grep -q '"daos"' "$T/out" && ok "--version reports whether DAOS is available" || bad "--version output"
+grep -q '"connectors"' "$T/out" && ok "--version lists the connector types" || bad "--version output"
+
+# ---- a multi store: inspect says which connector holds the key -------------------------------
+cat >"$T/multi.json" <<JSON
+{"name": "cli-multi", "connector": {"kind": "multi", "options": {"connectors": [
+ {"name": "small", "connector": {"kind": "file", "options": {"store_dir": "$T/m-small", "clear": false}},
+  "policy": {"max_size_bytes": 100}},
+ {"name": "big", "connector": {"kind": "file", "options": {"store_dir": "$T/m-big", "clear": false}},
+  "policy": {"min_size_bytes": 101}}]}}}
+JSON
+printf 'tiny' >"$T/tiny"
+expect 0 "proxy a small object into a multi store" -- "$PS" proxy --store "@$T/multi.json" "$T/tiny"
+MTOK=$(cat "$T/out")
+expect 0 "inspect a multi token" -- "$PS" inspect "$MTOK"
+grep -q '"multi_connector": "small"' "$T/out" && ok "inspect names the connector (small)" || bad "inspect: no multi_connector small"
+expect 0 "proxy a large object into a multi store" -- "$PS" proxy --store "@$T/multi.json" "$T/rand"
+MTOK2=$(cat "$T/out")
+expect 0 "inspect the second multi token" -- "$PS" inspect "$MTOK2"
+grep -q '"multi_connector": "big"' "$T/out" && ok "inspect names the connector (big)" || bad "inspect: no multi_connector big"
+expect 0 "resolve from the multi store" -- "$PS" resolve "$MTOK2"
+same "$T/out" "$T/rand" "multi token round trip"
 
 echo "1..$n"
 [ "$fails" -eq 0 ] && echo "# all $n passed" || echo "# $fails of $n failed"
