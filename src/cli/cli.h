@@ -37,4 +37,7 @@ void psc_progress_start(psc_progress *p, const char *label, uint64_t total);
 void psc_progress_update(psc_progress *p, uint64_t done);
 void psc_progress_end(psc_progress *p);
 
+/* `proxystore shm ls|rm ...` (src/cli/shm_cmd.c); argv[0] is "shm". */
+int psc_shm_main(int argc, char **argv);
+
 #endif
