@@ -594,6 +594,34 @@ static void test_write_failure_enospc(void **state)
     free(dir);
 }
 
+static int setup_readonly(const char *dir)
+{
+    int r = setup_tmpfs(dir);
+    if (r != 0)
+        return r;
+    return mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m") == 0 ? 0 : 77;
+}
+
+/* An unwritable directory (a read-only file system: root ignores mode bits). */
+static void test_write_failure_readonly(void **state)
+{
+    (void)state;
+    char *dir = fresh_path("readonly");
+    child_result r;
+    run_put_in_child(dir, 100, setup_readonly, &r);
+    if (r.skipped) {
+        pst_rmtree(dir);
+        free(dir);
+        skip(); /* no permission to mount here */
+    }
+    assert_int_equal(r.status, PS_EIO);
+    assert_non_null(strstr(r.msg, dir));
+    assert_non_null(strstr(r.msg, strerror(EROFS)));
+    assert_string_equal(r.listing, "");
+    pst_rmtree(dir);
+    free(dir);
+}
+
 /* ---- a concurrent reader process ------------------------------------------------------------ */
 
 #define NVERSIONS 3
@@ -738,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_eio_messages),
         cmocka_unit_test(test_write_failure_fsize),
         cmocka_unit_test(test_write_failure_enospc),
+        cmocka_unit_test(test_write_failure_readonly),
         cmocka_unit_test(test_concurrent_reader),
     };
     return cmocka_run_group_tests_name("file", tests, group_setup, group_teardown);
