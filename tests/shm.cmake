@@ -36,3 +36,11 @@ ps_add_test(NAME shm.full
 ps_add_test(NAME shm.threads
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/shm/test_shm_threads.c
   LIBS ps_shm_testutil LABELS shm threads)
+
+# `proxystore shm ls|rm` and shm:NAME SPECs end to end (build/bin/proxystore).
+if(TARGET proxystore_cli)
+  add_test(NAME shm.cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/shm/shm_cli_test.sh
+    $<TARGET_FILE:proxystore_cli>)
+  set_tests_properties(shm.cli PROPERTIES LABELS "shm;cli" TIMEOUT 300
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+endif()
