@@ -549,7 +549,7 @@ int ep_cmd_remove(const char *name)
 /* ---- start ----------------------------------------------------------------------------------- */
 
 static void fill_serve_params(const ep_config *cfg, const char *dir, ep_serve_params *p, char *db,
-                              size_t dbsize, char *log, size_t logsize)
+                              size_t dbsize, char *log, size_t logsize, char *dump, size_t dumpsize)
 {
     memset(p, 0, sizeof *p);
     p->server.host = cfg->host;
@@ -573,6 +573,10 @@ static void fill_serve_params(const ep_config *cfg, const char *dir, ep_serve_pa
         p->storage.kind = EP_STORAGE_MEMORY;
         p->storage.max_size = cfg->max_memory;
         p->storage.dump_dir = cfg->dump_dir;
+        if (cfg->dump_dir != NULL && cfg->dump_dir[0] != '/') { /* relative to the endpoint */
+            snprintf(dump, dumpsize, "%s/%s", dir, cfg->dump_dir);
+            p->storage.dump_dir = dump;
+        }
     }
     ep_path(log, logsize, dir, EP_LOG_FILE);
     p->log_file = log;
@@ -652,9 +656,9 @@ int ep_cmd_start(const char *name, bool detach)
                "relay peering (%s) is not supported by this endpoint; it serves every request "
                "locally except for the UUIDs listed in [peers]",
                cfg.relay_address);
-    char db[4400], log[4400];
+    char db[4400], log[4400], dump[4400];
     ep_serve_params p;
-    fill_serve_params(&cfg, dir, &p, db, sizeof db, log, sizeof log);
+    fill_serve_params(&cfg, dir, &p, db, sizeof db, log, sizeof log, dump, sizeof dump);
 
     if (!detach) {
         if (create_pid_file(pidf) != 0) {
@@ -696,6 +700,10 @@ int ep_cmd_start(const char *name, bool detach)
         if (chdir(dir) != 0)
             _exit(1);
         umask(002);
+        long maxfd = sysconf(_SC_OPEN_MAX);
+        for (long fd = 3; fd < (maxfd > 0 && maxfd < 65536 ? maxfd : 65536); fd++)
+            if (fd != pfd[1])
+                close((int)fd); /* nothing of the caller's stays open in the daemon */
         int nul = open("/dev/null", O_RDWR);
         if (nul >= 0) {
             dup2(nul, STDIN_FILENO);
