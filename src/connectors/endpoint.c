@@ -12,8 +12,16 @@
  * libcurl easy handles are kept in a small per-connector pool guarded by a
  * mutex; a handle is used by one thread at a time and keeps its connection
  * alive between requests.
+ *
+ * libcurl is loaded at run time (dlopen "libcurl.so.4") the first time an
+ * endpoint connector opens, not linked: its dependency chain is some thirty
+ * shared libraries, and loading them at every exec of every program that
+ * links libproxystore costs tens of milliseconds that a process resolving a
+ * file or Redis proxy should not pay. Only <curl/curl.h>'s types and
+ * constants are used at compile time.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,14 +60,72 @@ typedef struct ep_conn {
 
 extern const ps_connector_ops ps__connector_endpoint;
 
-/* ---- libcurl setup ----------------------------------------------------------- */
+/* ---- libcurl, loaded at run time ------------------------------------------------ */
+
+#define EP_LIBCURL "libcurl.so.4"
+
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *h);
+    void (*easy_reset)(CURL *h);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode rc);
+    char *(*easy_escape)(CURL *h, const char *s, int len);
+    void (*free)(void *p);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} ep_curl;
 
 static pthread_once_t ep_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode ep_curl_init_rc;
+static char ep_curl_error[512]; /* empty when libcurl is usable */
 
-static void ep_curl_global_init(void)
+#define EP_SYM(field, name)                                                                        \
+    do {                                                                                           \
+        *(void **)(&ep_curl.field) = dlsym(lib, name);                                             \
+        if (ep_curl.field == NULL) {                                                               \
+            snprintf(ep_curl_error, sizeof ep_curl_error, "%s: missing symbol %s", EP_LIBCURL,     \
+                     name);                                                                        \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void ep_curl_load(void)
 {
-    ep_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    void *lib = dlopen(EP_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        const char *e = dlerror();
+        snprintf(ep_curl_error, sizeof ep_curl_error, "%s", e ? e : EP_LIBCURL ": dlopen failed");
+        return;
+    }
+    EP_SYM(global_init, "curl_global_init");
+    EP_SYM(easy_init, "curl_easy_init");
+    EP_SYM(easy_cleanup, "curl_easy_cleanup");
+    EP_SYM(easy_reset, "curl_easy_reset");
+    EP_SYM(easy_setopt, "curl_easy_setopt");
+    EP_SYM(easy_perform, "curl_easy_perform");
+    EP_SYM(easy_getinfo, "curl_easy_getinfo");
+    EP_SYM(easy_strerror, "curl_easy_strerror");
+    EP_SYM(easy_escape, "curl_easy_escape");
+    EP_SYM(free, "curl_free");
+    EP_SYM(slist_append, "curl_slist_append");
+    EP_SYM(slist_free_all, "curl_slist_free_all");
+    CURLcode rc = ep_curl.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        snprintf(ep_curl_error, sizeof ep_curl_error, "curl_global_init: %s",
+                 ep_curl.easy_strerror(rc));
+    /* The library stays loaded for the life of the process. */
+}
+
+/* Load libcurl once; PS_EUNAVAILABLE with dlerror's text when it cannot be. */
+static ps_status ep_curl_ready(void)
+{
+    pthread_once(&ep_curl_once, ep_curl_load);
+    PS__RETURN_IF(ep_curl_error[0] != '\0', PS_EUNAVAILABLE,
+                  "endpoint connector: libcurl unavailable: %s", ep_curl_error);
+    return PS_OK;
 }
 
 static CURL *ep_handle_take(ep_conn *c)
@@ -70,7 +136,7 @@ static CURL *ep_handle_take(ep_conn *c)
         h = c->pool[--c->npool];
     pthread_mutex_unlock(&c->lock);
     if (h == NULL)
-        h = curl_easy_init();
+        h = ep_curl.easy_init();
     return h;
 }
 
@@ -85,7 +151,7 @@ static void ep_handle_give(ep_conn *c, CURL *h)
     }
     pthread_mutex_unlock(&c->lock);
     if (h)
-        curl_easy_cleanup(h);
+        ep_curl.easy_cleanup(h);
 }
 
 /* ---- UUIDs as upstream's UUID(s, version=4) ------------------------------------ */
@@ -164,7 +230,7 @@ static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     if (!b->sized) {
         b->sized = true;
         curl_off_t cl = -1;
-        if (curl_easy_getinfo(b->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+        if (ep_curl.easy_getinfo(b->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
             cl > 0 && (unsigned long long)cl < (unsigned long long)SIZE_MAX / 2 && b->cap == 0) {
             b->data = ps_malloc((size_t)cl);
             if (b->data == NULL) {
@@ -195,17 +261,17 @@ static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 static ps_status ep_append_param(CURL *h, char **url, size_t *len, const char *name,
                                  const char *value)
 {
-    char *esc = curl_easy_escape(h, value, (int)strlen(value));
+    char *esc = ep_curl.easy_escape(h, value, (int)strlen(value));
     if (esc == NULL)
         return PS__ENOMEM("URL");
     size_t add = strlen(name) + strlen(esc) + 3;
     char *u = ps_realloc(*url, *len + add);
     if (u == NULL) {
-        curl_free(esc);
+        ep_curl.free(esc);
         return PS__ENOMEM("URL");
     }
     *len += (size_t)snprintf(u + *len, add, "%c%s=%s", strchr(u, '?') ? '&' : '?', name, esc);
-    curl_free(esc);
+    ep_curl.free(esc);
     *url = u;
     return PS_OK;
 }
@@ -245,37 +311,37 @@ static ps_status ep_perform(ep_conn *c, CURL *h, ep_request *r)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, r->url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* as upstream: never through a proxy */
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ep_write_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r->response);
+    ep_curl.easy_reset(h);
+    ep_curl.easy_setopt(h, CURLOPT_URL, r->url);
+    ep_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    ep_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    ep_curl.easy_setopt(h, CURLOPT_PROXY, ""); /* as upstream: never through a proxy */
+    ep_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EP_CONNECT_TIMEOUT_MS);
+    ep_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    ep_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    ep_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, ep_write_cb);
+    ep_curl.easy_setopt(h, CURLOPT_WRITEDATA, r->response);
     r->response->handle = h;
-    hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+    hdrs = ep_curl.slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
     if (c->auth_header)
-        hdrs = curl_slist_append(hdrs, c->auth_header);
+        hdrs = ep_curl.slist_append(hdrs, c->auth_header);
     if (strcmp(r->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+        ep_curl.easy_setopt(h, CURLOPT_POST, 1L);
+        ep_curl.easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        ep_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        hdrs = ep_curl.slist_append(hdrs, "Content-Type: application/octet-stream");
     } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        ep_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(hdrs);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = ep_curl.easy_perform(h);
+    ep_curl.slist_free_all(hdrs);
+    ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    ep_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     if (r->response->oom)
         return ps__seterr(PS_ENOMEM, "endpoint %s: out of memory receiving the response", c->url);
     if (rc != CURLE_OK) {
-        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        const char *why = errbuf[0] ? errbuf : ep_curl.easy_strerror(rc);
         ps_status st = PS_ECONN;
         if (rc == CURLE_OPERATION_TIMEDOUT)
             st = PS_ETIMEDOUT;
@@ -283,7 +349,7 @@ static ps_status ep_perform(ep_conn *c, CURL *h, ep_request *r)
             st = PS_ENOMEM;
         return ps__seterr(st, "endpoint %s: %s request failed: %s", c->url, r->op, why);
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    ep_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     return PS_OK;
 }
 
@@ -479,7 +545,7 @@ static void ep_free(ep_conn *c)
     if (c == NULL)
         return;
     for (size_t i = 0; i < c->npool; i++)
-        curl_easy_cleanup(c->pool[i]);
+        ep_curl.easy_cleanup(c->pool[i]);
     pthread_mutex_destroy(&c->lock);
     ps_free(c->url);
     ps_free(c->endpoints);
@@ -506,9 +572,7 @@ static ps_status ep_open(json_t *options, void **priv)
     static const char *const allowed[] = {"endpoints", "proxystore_dir", "url",
                                           "token",     "timeout_ms",     NULL};
     PS__FORWARD(ps__json_check_fields(options, "endpoint connector options", allowed));
-    pthread_once(&ep_curl_once, ep_curl_global_init);
-    PS__RETURN_IF(ep_curl_init_rc != CURLE_OK, PS_EUNAVAILABLE, "curl_global_init: %s",
-                  curl_easy_strerror(ep_curl_init_rc));
+    PS__FORWARD(ep_curl_ready());
     ep_conn *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
         return PS__ENOMEM("endpoint connector");

@@ -186,8 +186,12 @@ static int home_dir(char *buf, size_t size)
     if (d[0] != '/') { /* made absolute, as upstream */
         char cwd[4096];
         if (getcwd(cwd, sizeof cwd) != NULL) {
-            snprintf(buf, size, "%s/%s", cwd, d);
+            int n = snprintf(buf, size, "%s/%s", cwd, d);
             ps_free(d);
+            if (n < 0 || (size_t)n >= size) {
+                ep_say(EP_LOG_ERROR, "data directory path is too long");
+                return -1;
+            }
             return 0;
         }
     }

@@ -175,7 +175,7 @@ ps_status ep_storage_get(ep_storage *s, const char *key, ep_buf **out)
     PS__RETURN_IF(out == NULL, PS_EINVAL, "storage get: out is NULL");
     *out = NULL;
     PS__RETURN_IF(s == NULL, PS_EINVAL, "storage get: NULL storage");
-    size_t klen;
+    size_t klen = 0;
     PS__FORWARD(check_key(key, &klen));
     return s->ops->get(s->impl, key, klen, out);
 }
@@ -184,7 +184,7 @@ ps_status ep_storage_exists(ep_storage *s, const char *key, bool *out)
 {
     PS__RETURN_IF(s == NULL || out == NULL, PS_EINVAL, "storage exists: NULL argument");
     *out = false;
-    size_t klen;
+    size_t klen = 0;
     PS__FORWARD(check_key(key, &klen));
     return s->ops->exists(s->impl, key, klen, out);
 }
@@ -192,7 +192,7 @@ ps_status ep_storage_exists(ep_storage *s, const char *key, bool *out)
 ps_status ep_storage_evict(ep_storage *s, const char *key)
 {
     PS__RETURN_IF(s == NULL, PS_EINVAL, "storage evict: NULL storage");
-    size_t klen;
+    size_t klen = 0;
     PS__FORWARD(check_key(key, &klen));
     return s->ops->evict(s->impl, key, klen);
 }
