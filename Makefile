@@ -58,7 +58,8 @@ check-large: deps build
 	cd build && ctest $(CTEST_FLAGS) -L large 2>&1
 
 check-valgrind: deps build
-	cd build && ctest --output-on-failure -L unit -T memcheck 2>&1
+	$(CMAKE) --build build -j$(JOBS)
+	bash scripts/valgrind-check.sh build
 
 bench: deps build
 	@bash scripts/bench.sh build $(if $(QUICK),--quick,)

@@ -565,7 +565,7 @@ static int setup_tmpfs(const char *dir)
     /* a private mount namespace: the mount vanishes with this process */
     if (unshare(CLONE_NEWNS) != 0)
         return 77;
-    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         return 77;
     if (mkdir(dir, 0755) != 0)
         return 1;
