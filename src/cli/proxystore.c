@@ -483,6 +483,21 @@ static int psc_resolve(int argc, char **argv)
     return rc;
 }
 
+/* Print `v` (taken; NULL means the JSON text could not be built) indented,
+ * keys sorted. */
+static int psc_print_json(json_t *v)
+{
+    if (v == NULL)
+        return psc_fail(PSC_OTHER, "out of memory");
+    char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(v);
+    if (pretty == NULL)
+        return psc_fail(PSC_OTHER, "out of memory");
+    printf("%s\n", pretty);
+    free(pretty);
+    return PSC_OK;
+}
+
 /* `proxystore --version`: the version, the connector types and codecs built
  * in, and run-time features (whether libdaos can be loaded). */
 static int psc_version(void)
@@ -493,15 +508,7 @@ static int psc_version(void)
         return psc_fail(PSC_OTHER, "%s", ps_last_error());
     json_t *v = json_loads(text, 0, NULL);
     ps_free(text);
-    if (v == NULL)
-        return psc_fail(PSC_OTHER, "out of memory");
-    char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(v);
-    if (pretty == NULL)
-        return psc_fail(PSC_OTHER, "out of memory");
-    printf("%s\n", pretty);
-    free(pretty);
-    return PSC_OK;
+    return psc_print_json(v);
 }
 
 static int psc_inspect(int argc, char **argv)
@@ -536,13 +543,7 @@ static int psc_inspect(int argc, char **argv)
         ps_key_free(inner);
     }
     ps_key_free(key);
-    char *pretty = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(v);
-    if (pretty == NULL)
-        return psc_fail(PSC_OTHER, "out of memory");
-    printf("%s\n", pretty);
-    free(pretty);
-    return PSC_OK;
+    return psc_print_json(v);
 }
 
 int main(int argc, char **argv)

@@ -12,72 +12,23 @@
 #include <string.h>
 
 #include "testutil.h"
-
-static long live;      /* allocations not yet freed */
-static long countdown; /* fail when it reaches 0; negative: never */
-static long total;
-
-static void *t_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    if (countdown >= 0 && countdown-- == 0)
-        return NULL;
-    void *p = malloc(n);
-    if (p) {
-        live++;
-        total++;
-    }
-    return p;
-}
-
-static void *t_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    if (countdown >= 0 && countdown-- == 0)
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && !p) {
-        live++;
-        total++;
-    }
-    return q;
-}
-
-static void t_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        live--;
-    free(p);
-}
-
-static const ps_allocator testalloc = {PS_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
+#include "torture.h"
 
 typedef ps_status (*op_fn)(void);
+typedef struct op_box {
+    op_fn fn;
+} op_box;
 
-/* Run `op` with the Nth allocation failing for every N until it succeeds. */
+static ps_status run_op(void *ctx)
+{
+    return ((op_box *)ctx)->fn();
+}
+
+/* Run `op` with the Nth allocation failing for every N (tests/common/torture.c). */
 static void torture(const char *name, op_fn op)
 {
-    PS_ASSERT_OK(ps_set_allocator(&testalloc));
-    for (long n = 0; n < 1000; n++) {
-        live = 0;
-        countdown = n;
-        ps_clear_error();
-        ps_status st = op();
-        countdown = -1;
-        if (st == PS_OK) {
-            assert_int_equal(live, 0);
-            PS_ASSERT_OK(ps_set_allocator(NULL));
-            return;
-        }
-        if (st != PS_ENOMEM)
-            fail_msg("%s with allocation %ld failing: %s (%s)", name, n, ps_status_name(st),
-                     ps_last_error());
-        assert_true(ps_last_error()[0] != '\0');
-        if (live != 0)
-            fail_msg("%s leaked %ld allocations when allocation %ld failed", name, live, n);
-    }
-    fail_msg("%s never succeeded", name);
+    op_box box = {op};
+    assert_true(pst_torture(name, run_op, &box, NULL) > 0);
 }
 
 static ps_status op_key(void)
@@ -139,18 +90,15 @@ static void test_torture_core(void **state)
 static void test_hooks(void **state)
 {
     (void)state;
-    ps_allocator bad = testalloc;
+    ps_allocator bad = {PS_ALLOCATOR_VERSION, NULL, NULL, NULL, NULL};
+    PS_ASSERT_STATUS(ps_set_allocator(&bad), PS_EINVAL);
     bad.version = 9;
     PS_ASSERT_STATUS(ps_set_allocator(&bad), PS_EINVAL);
-    bad = testalloc;
-    bad.free = NULL;
-    PS_ASSERT_STATUS(ps_set_allocator(&bad), PS_EINVAL);
-    PS_ASSERT_OK(ps_set_allocator(&testalloc));
-    countdown = -1;
-    long before = total;
+    pst_torture_install();
+    long before = pst_torture_total_allocations();
     char *s = ps_strdup("hello");
     assert_string_equal(s, "hello");
-    assert_int_equal(total, before + 1);
+    assert_int_equal(pst_torture_total_allocations(), before + 1);
     ps_free(s);
     assert_null(ps_calloc(SIZE_MAX / 2, 4)); /* overflow is refused, not wrapped */
     ps_free(NULL);
@@ -159,7 +107,6 @@ static void test_hooks(void **state)
 
 int main(void)
 {
-    countdown = -1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_torture_core),

@@ -13,89 +13,37 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "torture.h"
 #include "test_store_memconn.h"
 
-static long live;            /* allocations not yet freed */
-static long countdown;       /* fail when it reaches 0; negative: never */
-static char first_msg[1024]; /* message of the scenario's first failure (cleanup
-                                calls may overwrite the thread's message) */
-
-static void *t_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    if (countdown >= 0 && countdown-- == 0)
-        return NULL;
-    void *p = malloc(n);
-    if (p)
-        live++;
-    return p;
-}
-
-static void *t_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    if (countdown >= 0 && countdown-- == 0)
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && !p)
-        live++;
-    return q;
-}
-
-static void t_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        live--;
-    free(p);
-}
-
-static const ps_allocator testalloc = {PS_ALLOCATOR_VERSION, NULL, t_malloc, t_realloc, t_free};
+/* The failing allocator and the loop are shared: tests/common/torture.c. */
+#define first_msg pst_torture_msg
 
 typedef ps_status (*op_fn)(void);
+typedef struct op_box {
+    op_fn fn;
+} op_box;
 
-/*
- * Fail allocation N for N = 0, 1, ... until a run in which no allocation
- * failed. A run may succeed although an allocation failed (a cache insert or
- * a metrics record that could not get memory is skipped); it must still
- * leak nothing, and later N are tried too.
- */
-static void torture(const char *name, op_fn op)
+static ps_status run_op(void *ctx)
 {
-    PS_ASSERT_OK(ps_set_allocator(&testalloc));
-    long n;
-    for (n = 0; n < 20000; n++) {
-        live = 0;
-        countdown = n;
-        ps_clear_error();
-        first_msg[0] = '\0';
-        ps_status st = op();
-        bool injected = countdown < 0;
-        countdown = -1;
-        if (st != PS_OK && st != PS_ENOMEM)
-            fail_msg("%s with allocation %ld failing: %s (%s)", name, n, ps_status_name(st),
-                     first_msg);
-        if (st != PS_OK && first_msg[0] == '\0')
-            fail_msg("%s with allocation %ld failing left no message", name, n);
-        if (live != 0)
-            fail_msg("%s leaked %ld allocations when allocation %ld failed", name, live, n);
-        assert_null(ps_store_lookup("torture"));
-        if (!injected) {
-            assert_int_equal(st, PS_OK);
-            break;
-        }
-    }
-    assert_true(n > 5); /* the scenario does allocate */
-    print_message("%s: %ld allocation failures injected\n", name, n);
-    PS_ASSERT_OK(ps_set_allocator(NULL));
+    return ((op_box *)ctx)->fn();
 }
 
-/* Keep the first failure; later cleanup calls must not hide it. */
-#define STEP(expr)                                                                                 \
-    do {                                                                                           \
-        if (st == PS_OK && (st = (expr)) != PS_OK)                                                 \
-            snprintf(first_msg, sizeof first_msg, "%s", ps_last_error());                          \
-    } while (0)
+static void no_store_left(void *ctx)
+{
+    (void)ctx;
+    assert_null(ps_store_lookup("torture"));
+}
+
+static void torture(const char *name, op_fn op)
+{
+    op_box box = {op};
+    long n = pst_torture(name, run_op, &box, no_store_left);
+    assert_true(n > 5); /* the scenario does allocate */
+    print_message("%s: %ld allocation failures injected\n", name, n);
+}
+
+#define STEP(expr) PST_STEP(st, expr)
 
 static const char *cfg = "{\"name\":\"torture\",\"connector\":{\"kind\":\"memt\"},"
                          "\"metrics\":true,\"cache_size\":2,\"codec\":\"zstd\"}";
