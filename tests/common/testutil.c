@@ -11,6 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "proxystore/connectors/file.h"
 #include "testutil.h"
 
 char *pst_mkdtemp(const char *tag)
@@ -103,4 +108,31 @@ int pst_system(const char *fmt, ...)
     if (r == -1)
         return -1;
     return WIFEXITED(r) ? WEXITSTATUS(r) : 128 + WTERMSIG(r);
+}
+
+pst_file_fixture *pst_file_fixture_new(const char *name, bool metrics)
+{
+    pst_file_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = pst_mkdtemp(name);
+    assert_non_null(f->dir);
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(ps_file_connector_open(f->dir, false, &c));
+    ps_store_options o;
+    ps_store_options_init(&o);
+    o.register_store = true;
+    o.metrics = metrics;
+    o.populate_target = false;
+    PS_ASSERT_OK(ps_store_new(name, c, &o, &f->store));
+    return f;
+}
+
+void pst_file_fixture_free(pst_file_fixture *f)
+{
+    if (f == NULL)
+        return;
+    ps_store_close(f->store, PS_CLEAR_KEEP);
+    pst_rmtree(f->dir);
+    free(f->dir);
+    free(f);
 }

@@ -49,4 +49,18 @@ char *pst_bin_path(const char *name);
 /* Run a shell command, return its exit status (-1 on failure to run). */
 int pst_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A test fixture: a registered store `name` over a file connector in a fresh
+ * temporary directory, with populate_target off (proxies resolve lazily) and
+ * metrics as asked. Fails the test on error.
+ */
+typedef struct pst_file_fixture {
+    char *dir;       /* malloc'd */
+    ps_store *store; /* registered under its name */
+} pst_file_fixture;
+
+pst_file_fixture *pst_file_fixture_new(const char *name, bool metrics);
+/* Close the store (keeping objects), remove the directory, free. */
+void pst_file_fixture_free(pst_file_fixture *f);
+
 #endif

@@ -20,33 +20,17 @@
 
 static const char *consumer;
 
-typedef struct fixture {
-    char *dir;
-    ps_store *store;
-} fixture;
+typedef pst_file_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = pst_mkdtemp("proxy-procs");
-    ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(f->dir, false, &c));
-    ps_store_options o;
-    ps_store_options_init(&o);
-    o.register_store = true;
-    o.populate_target = false;
-    PS_ASSERT_OK(ps_store_new("proxy-procs", c, &o, &f->store));
-    *state = f;
+    *state = pst_file_fixture_new("proxy-procs", false);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    ps_store_close(f->store, PS_CLEAR_KEEP);
-    pst_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    pst_file_fixture_free(*state);
     return 0;
 }
 
