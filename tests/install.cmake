@@ -11,3 +11,9 @@ add_test(NAME install.consumer
           ${CMAKE_SOURCE_DIR} "${_ps_sanflags}")
 set_tests_properties(install.consumer PROPERTIES LABELS "install" TIMEOUT 300
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+
+# The C example in README.md compiles and runs.
+add_test(NAME readme.example
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/install/readme_example.sh ${CMAKE_SOURCE_DIR}
+          $<TARGET_FILE:proxystore_static> "${_ps_sanflags}")
+set_tests_properties(readme.example PROPERTIES LABELS "install" TIMEOUT 120)
