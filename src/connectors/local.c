@@ -10,11 +10,13 @@
  * view that holds a reference, so no lock is held while the caller reads and
  * evict/set/close never invalidate a buffer already handed out.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "proxystore/connectors/local.h"
@@ -26,7 +28,9 @@
 typedef struct ps__local_blob {
     atomic_size_t refs;
     size_t len;
-    unsigned char data[];
+    unsigned char *data; /* inline[] or, for large objects, its own mapping */
+    size_t map_len;      /* length of that mapping; 0 when inline */
+    unsigned char inline_data[];
 } ps__local_blob;
 
 typedef struct ps__local_entry {
@@ -61,8 +65,11 @@ static ps__local_map *ps__local_maps;
 
 static void ps__local_blob_unref(ps__local_blob *b)
 {
-    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        if (b->map_len)
+            munmap(b->data, b->map_len);
         ps_free(b);
+    }
 }
 
 static void ps__local_view_release(void *opaque, void *data, size_t len)
@@ -72,12 +79,54 @@ static void ps__local_view_release(void *opaque, void *data, size_t len)
     ps__local_blob_unref(opaque);
 }
 
+/* Objects of at least this size get their own anonymous mapping backed by
+ * transparent huge pages where the kernel allows (madvise mode): copying into
+ * fresh 4 KiB pages costs one page fault per page, which dominates a large
+ * put. Smaller objects live inline, after the header, in one ps_malloc block. */
+#define PS__LOCAL_MAP_MIN ((size_t)4 << 20)
+#define PS__LOCAL_HUGE    ((size_t)2 << 20)
+
+/* A mapping of at least `len` bytes whose start is huge-page aligned. */
+static unsigned char *ps__local_map_big(size_t len, size_t *map_len)
+{
+    size_t want = (len + PS__LOCAL_HUGE - 1) & ~(PS__LOCAL_HUGE - 1);
+    size_t total = want + PS__LOCAL_HUGE;
+    unsigned char *p =
+        mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Trim to an aligned window so that every 2 MiB step can be one huge page. */
+    uintptr_t start = ((uintptr_t)p + PS__LOCAL_HUGE - 1) & ~(uintptr_t)(PS__LOCAL_HUGE - 1);
+    size_t head = (size_t)(start - (uintptr_t)p);
+    if (head)
+        munmap(p, head);
+    if (total - head > want)
+        munmap((unsigned char *)start + want, total - head - want);
+#ifdef MADV_HUGEPAGE
+    madvise((void *)start, want, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    *map_len = want;
+    return (unsigned char *)start;
+}
+
 static ps_status ps__local_blob_new(const void *data, size_t len, ps__local_blob **out)
 {
-    PS__RETURN_IF(len > SIZE_MAX - sizeof(ps__local_blob), PS_ENOMEM,
+    PS__RETURN_IF(len > SIZE_MAX / 2, PS_ENOMEM,
                   "local connector: object of %zu bytes is too large", len);
-    ps__local_blob *b = ps_malloc(sizeof *b + len);
+    bool big = len >= PS__LOCAL_MAP_MIN;
+    ps__local_blob *b = ps_malloc(sizeof *b + (big ? 0 : len));
     PS__RETURN_IF(b == NULL, PS_ENOMEM, "local connector: out of memory storing %zu bytes", len);
+    b->map_len = 0;
+    b->data = b->inline_data;
+    if (big) {
+        b->data = ps__local_map_big(len, &b->map_len);
+        if (b->data == NULL) {
+            int err = errno;
+            ps_free(b);
+            return ps__seterr(PS_ENOMEM, "local connector: mmap of %zu bytes: %s", len,
+                              strerror(err));
+        }
+    }
     atomic_init(&b->refs, 1);
     b->len = len;
     if (len)
@@ -244,6 +293,14 @@ static ps_status ps__local_check_key(const ps__local *l, const ps_key *key, cons
     return PS_OK;
 }
 
+/* The table hash of a checked key: the key's own hash (its text is
+ * local:<uuid>/<store_id> with this map's store_id, so it varies with the id
+ * alone), computed once when the key was made. */
+static uint64_t ps__local_hash(const ps_key *key)
+{
+    return ps_key_hash(key);
+}
+
 /* ---- operations ------------------------------------------------------------- */
 
 static ps_status ps__local_open(json_t *options, void **priv)
@@ -321,7 +378,8 @@ static ps_status ps__local_new_key(void *priv, ps_key **key)
 }
 
 /* Store a new blob under `id`, replacing (and releasing) any previous one. */
-static ps_status ps__local_store(ps__local *l, const char *id, const void *data, size_t len)
+static ps_status ps__local_store(ps__local *l, const ps_key *key, const char *id, const void *data,
+                                 size_t len)
 {
     ps__local_blob *b = NULL;
     PS__FORWARD(ps__local_blob_new(data, len, &b));
@@ -330,7 +388,7 @@ static ps_status ps__local_store(ps__local *l, const char *id, const void *data,
         ps__local_blob_unref(b);
         return PS__ENOMEM("local connector entry");
     }
-    uint64_t h = ps__hash64(id, strlen(id));
+    uint64_t h = ps__local_hash(key);
     ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
     ps__local_blob *old = NULL;
     pthread_mutex_lock(&s->lock);
@@ -359,7 +417,7 @@ static ps_status ps__local_set(void *priv, const ps_key *key, const void *data, 
     ps__local *l = priv;
     const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
-    return ps__local_store(l, id, data, len);
+    return ps__local_store(l, key, id, data, len);
 }
 
 static ps_status ps__local_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
@@ -369,7 +427,7 @@ static ps_status ps__local_put(void *priv, const void *data, size_t len, const p
     ps__local *l = priv;
     ps_key *k = NULL;
     PS__FORWARD(ps__local_new_key(l, &k));
-    ps_status st = ps__local_store(l, ps_key_field(k, 0), data, len);
+    ps_status st = ps__local_store(l, k, ps_key_field(k, 0), data, len);
     if (st != PS_OK) {
         ps_key_free(k);
         return st;
@@ -383,7 +441,7 @@ static ps_status ps__local_lookup(ps__local *l, const ps_key *key, ps__local_blo
 {
     const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
-    uint64_t h = ps__hash64(id, strlen(id));
+    uint64_t h = ps__local_hash(key);
     ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
     pthread_mutex_lock(&s->lock);
     ps__local_entry *e = *ps__local_find(s, id, h);
@@ -422,7 +480,7 @@ static ps_status ps__local_evict(void *priv, const ps_key *key)
     ps__local *l = priv;
     const char *id = NULL;
     PS__FORWARD(ps__local_check_key(l, key, &id));
-    uint64_t h = ps__hash64(id, strlen(id));
+    uint64_t h = ps__local_hash(key);
     ps__local_shard *s = &l->map->shards[h % PS__LOCAL_SHARDS];
     pthread_mutex_lock(&s->lock);
     ps__local_entry **pp = ps__local_find(s, id, h);

@@ -17,10 +17,23 @@ struct ps_key {
     const char *fields[];
 };
 
+/* 1 for the bytes a field may hold unescaped ([A-Za-z0-9._~-]). A table, not
+ * range tests: random UUID text would mispredict the branches of the tests. */
+static const unsigned char ps__unreserved_tab[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static bool ps__unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
+    return ps__unreserved_tab[c] != 0;
 }
 
 static bool ps__type_ok(const char *type, size_t len)
@@ -46,26 +59,71 @@ static int ps__hexval(char c)
     return -1; /* lower case is not canonical */
 }
 
+static uint64_t ps__load64le(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+static uint64_t ps__fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* The hash of a key's canonical text: eight bytes per step (little-endian, so
+ * every host computes the same value), then a murmur3-style finalizer. */
+static uint64_t ps__key_text_hash(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0x87c37b91114253d5ull);
+    size_t n = len;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w = ps__load64le(p) * 0x87c37b91114253d5ull;
+        w = (w << 31) | (w >> 33);
+        h ^= w * 0x4cf5ad432745937full;
+        h = ((h << 27) | (h >> 37)) * 5 + 0x52dce729;
+    }
+    uint64_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t |= (uint64_t)p[i] << (8 * i);
+    h ^= ps__fmix64(t ^ 0x2545f4914f6cdd1dull);
+    return ps__fmix64(h);
+}
+
 ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields, ps_key **out)
 {
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_new: out is NULL");
     *out = NULL;
     PS__RETURN_IF(type == NULL, PS_EINVAL, "ps_key_new: type is NULL");
-    size_t tlen = strlen(type);
+    size_t tlen = strnlen(type, 33);
     PS__RETURN_IF(!ps__type_ok(type, tlen), PS_EINVAL,
                   "ps_key_new: invalid key type \"%.40s\" (want [a-z0-9_]{1,32})", type);
     PS__RETURN_IF(nfields == 0 || nfields > PS_KEY_MAX_FIELDS, PS_EINVAL,
                   "ps_key_new: a key has 1 to %d fields, not %zu", PS_KEY_MAX_FIELDS, nfields);
     PS__RETURN_IF(fields == NULL, PS_EINVAL, "ps_key_new: fields is NULL");
-    size_t raw = 0, text_len = tlen + 1;
+    /* One pass over every field: its length and how many bytes need escaping. */
+    size_t flens[PS_KEY_MAX_FIELDS], nesc[PS_KEY_MAX_FIELDS];
+    size_t raw = 0, text_len = tlen + 1 + (nfields - 1);
     for (size_t i = 0; i < nfields; i++) {
         PS__RETURN_IF(fields[i] == NULL, PS_EINVAL, "ps_key_new: field %zu is NULL", i);
-        size_t flen = strlen(fields[i]);
-        PS__RETURN_IF(flen > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_new: field %zu is too long", i);
-        raw += flen + 1;
-        for (size_t j = 0; j < flen; j++)
-            text_len += ps__unreserved((unsigned char)fields[i][j]) ? 1 : 3;
-        text_len += (i + 1 < nfields) ? 1 : 0;
+        const unsigned char *f = (const unsigned char *)fields[i];
+        size_t j = 0, esc = 0;
+        for (; f[j] != '\0' && j <= PS_KEY_MAX_TEXT; j++)
+            esc += ps__unreserved_tab[f[j]] ^ 1u;
+        PS__RETURN_IF(j > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_new: field %zu is too long", i);
+        flens[i] = j;
+        nesc[i] = esc;
+        raw += j + 1;
+        text_len += j + 2 * esc;
     }
     PS__RETURN_IF(text_len > PS_KEY_MAX_TEXT, PS_EINVAL,
                   "ps_key_new: key text would be %zu bytes, more than %d", text_len,
@@ -77,23 +135,28 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     char *p = (char *)k + sizeof(ps_key) + nfields * sizeof(char *);
     k->nfields = nfields;
     for (size_t i = 0; i < nfields; i++) {
-        size_t flen = strlen(fields[i]);
-        memcpy(p, fields[i], flen + 1);
+        memcpy(p, fields[i], flens[i] + 1);
         k->fields[i] = p;
-        p += flen + 1;
+        p += flens[i] + 1;
     }
     char *text = p;
     memcpy(p, type, tlen);
     p += tlen;
     *p++ = ':';
     for (size_t i = 0; i < nfields; i++) {
-        for (const unsigned char *s = (const unsigned char *)fields[i]; *s; s++) {
-            if (ps__unreserved(*s)) {
-                *p++ = (char)*s;
-            } else {
-                *p++ = '%';
-                *p++ = ps__hex[*s >> 4];
-                *p++ = ps__hex[*s & 15];
+        if (nesc[i] == 0) {
+            memcpy(p, fields[i], flens[i]);
+            p += flens[i];
+        } else {
+            const unsigned char *s = (const unsigned char *)fields[i];
+            for (size_t j = 0; j < flens[i]; j++) {
+                if (ps__unreserved_tab[s[j]]) {
+                    *p++ = (char)s[j];
+                } else {
+                    *p++ = '%';
+                    *p++ = ps__hex[s[j] >> 4];
+                    *p++ = ps__hex[s[j] & 15];
+                }
             }
         }
         if (i + 1 < nfields)
@@ -104,7 +167,7 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     k->text_len = (size_t)(p - text - 1);
     memcpy(p, type, tlen + 1);
     k->type = p;
-    k->hash = ps__hash64(k->text, k->text_len);
+    k->hash = ps__key_text_hash(k->text, k->text_len);
     *out = k;
     return PS_OK;
 }

@@ -95,18 +95,27 @@ ps_status ps_uuid4(char out[PS_UUID_STR_LEN + 1])
     return PS_OK;
 }
 
+/* 1 for lower-case hex digits. A table, not range tests: the digits of a
+ * random UUID would mispredict the branches of the tests. */
+static const unsigned char ps__lower_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
 int ps_uuid_is_canonical(const char *s)
 {
     if (s == NULL)
         return 0;
+    const unsigned char *u = (const unsigned char *)s;
+    /* Branch-free over the 32 digits; stops early only at a NUL. */
+    unsigned bad = 0;
     for (int i = 0; i < PS_UUID_STR_LEN; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        if (u[i] == '\0')
             return 0;
-        }
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            bad |= u[i] ^ (unsigned)'-';
+        else
+            bad |= ps__lower_hex[u[i]] ^ 1u;
     }
-    return s[PS_UUID_STR_LEN] == '\0';
+    return bad == 0 && u[PS_UUID_STR_LEN] == '\0';
 }
