@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -426,6 +427,37 @@ static ps_status ps__file_marker(const ps__file *f, const char *uuid, bool *exis
     return PS_OK;
 }
 
+/*
+ * Large objects are returned as a read-only view of the file itself: a
+ * private mapping, populated up front (the page cache's pages are mapped, not
+ * copied, and the caller's first reads do not fault). The mapping stays valid
+ * after the file is evicted or replaced: both unlink or rename, and an open
+ * mapping keeps the old file alive. Objects are never rewritten in place, so
+ * the file cannot shrink under the view (a program that truncated the file
+ * itself would make reads past the new end fault).
+ */
+#define PS__FILE_MAP_MIN ((size_t)4 << 20)
+
+static void ps__file_view_release(void *opaque, void *data, size_t len)
+{
+    (void)opaque;
+    munmap(data, len);
+}
+
+/* Map `len` bytes of `fd` into `*out`; false (nothing changed) when mmap
+ * fails, e.g. on a file system without mmap: the caller then reads. */
+static bool ps__file_map_view(int fd, size_t len, ps_bytes *out)
+{
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED)
+        return false;
+    out->data = p;
+    out->len = len;
+    out->release = ps__file_view_release;
+    out->opaque = NULL;
+    return true;
+}
+
 static ps_status ps__file_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     ps__file *f = priv;
@@ -455,6 +487,10 @@ static ps_status ps__file_get(void *priv, const ps_key *key, ps_bytes *out)
                         (long long)sb.st_size);
     } else {
         size_t len = (size_t)sb.st_size;
+        if (len >= PS__FILE_MAP_MIN && ps__file_map_view(fd, len, out)) {
+            close(fd);
+            return PS_OK;
+        }
         buf = ps_malloc(len ? len : 1);
         if (buf == NULL)
             st = ps__seterr(PS_ENOMEM, "file connector: out of memory reading %s (%zu bytes)", path,

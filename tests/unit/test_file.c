@@ -690,6 +690,52 @@ static int reader_main(const char *dir, const char *key_text, int done_fd)
     return rc;
 }
 
+/* Large objects (4 MiB and more) come back as a read-only view of the file:
+ * exact bytes, and the view stays readable after the object is replaced
+ * (set) and evicted and the connector closed with clear. */
+static void test_large_view(void **state)
+{
+    (void)state;
+    char *dir = fresh_path("large");
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    const size_t sizes[] = {((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)6 << 20) + 3};
+    ps_bytes views[3] = {PS_BYTES_INIT, PS_BYTES_INIT, PS_BYTES_INIT};
+    unsigned char *bufs[3];
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = sizes[i];
+        bufs[i] = malloc(n);
+        assert_non_null(bufs[i]);
+        for (size_t j = 0; j < n; j++)
+            bufs[i][j] = (unsigned char)(j * 31 + i);
+        ps_key *k = NULL;
+        PS_ASSERT_OK(ps_connector_new_key(c, &k));
+        PS_ASSERT_OK(ps_connector_set(c, k, bufs[i], n));
+        PS_ASSERT_OK(ps_connector_get(c, k, &views[i]));
+        assert_int_equal(views[i].len, n);
+        assert_memory_equal(views[i].data, bufs[i], n);
+        PS_ASSERT_OK(ps_connector_set(c, k, "new", 3));
+        ps_bytes b = PS_BYTES_INIT;
+        PS_ASSERT_OK(ps_connector_get(c, k, &b));
+        assert_int_equal(b.len, 3);
+        assert_memory_equal(b.data, "new", 3);
+        ps_bytes_free(&b);
+        PS_ASSERT_OK(ps_connector_evict(c, k));
+        ps_key_free(k);
+    }
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+    assert_false(path_exists(dir));
+    for (size_t i = 0; i < 3; i++) {
+        assert_memory_equal(views[i].data, bufs[i], sizes[i]);
+        /* a private copy is writable */
+        PS_ASSERT_OK(ps_bytes_own(&views[i]));
+        ((unsigned char *)views[i].data)[0] ^= 1;
+        ps_bytes_free(&views[i]);
+        free(bufs[i]);
+    }
+    free(dir);
+}
+
 static void test_concurrent_reader(void **state)
 {
     (void)state;
@@ -768,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_enospc),
         cmocka_unit_test(test_write_failure_readonly),
         cmocka_unit_test(test_concurrent_reader),
+        cmocka_unit_test(test_large_view),
     };
     return cmocka_run_group_tests_name("file", tests, group_setup, group_teardown);
 }
