@@ -14,6 +14,8 @@
  *   put, get (cache off), get_cached (cache hit), roundtrip (put + get) at
  *   every size in g_sizes; put_batch and get_batch of 1000 x 1 KiB;
  *   get_8clients (1 KiB, 8 threads with a connector each) when the case asks;
+ *   put_8clients, get_64clients and put_64clients (the same with puts and
+ *   with 64 threads) when the case asks for CASE_CLIENTS;
  *   the proxy rows (proxy.c) when the case asks.
  */
 #include <errno.h>
@@ -31,6 +33,7 @@
 #define BATCH_N    1000
 #define BATCH_SIZE 1024
 #define MT_CLIENTS 8
+#define MT_MANY    64
 
 /* Raw-limit families a case compares to. */
 typedef enum raw_family {
@@ -48,6 +51,7 @@ typedef enum raw_family {
 #define CASE_PROXY          0x08u /* proxy rows */
 #define CASE_FRESH          0x10u /* proxy rows include a fresh process */
 #define CASE_BATCH_REDIS    0x20u /* batches compare to redis-benchmark -P 100 */
+#define CASE_CLIENTS        0x40u /* put_8clients, get_64clients, put_64clients rows */
 
 typedef struct bench_case {
     const char *name;      /* row "connector" column */
@@ -69,7 +73,7 @@ static const bench_case g_cases[] = {
      NULL, CASE_NEEDS_REDIS | CASE_MT | CASE_PROXY | CASE_FRESH | CASE_BATCH_REDIS, RAW_REDIS,
      RAW_REDIS, NULL},
     {"endpoint", "endpoint", "{\"url\": \"${ENDPOINT_URL}\"}", NULL,
-     CASE_NEEDS_ENDPOINT | CASE_MT | CASE_BATCH_REDIS, RAW_REDIS, RAW_TCP, NULL},
+     CASE_NEEDS_ENDPOINT | CASE_MT | CASE_CLIENTS | CASE_BATCH_REDIS, RAW_REDIS, RAW_TCP, NULL},
     /* 1 KiB puts go to "small" (local): the multi target compares them with
      * the local connector's puts. Large objects go to a file directory. */
     {"multi", "multi",
@@ -95,6 +99,21 @@ static const char *const g_size_ops[] = {"put", "get", "get_cached", "roundtrip"
 
 static const char *const g_proxy_ops[] = {"proxy_create", "token_encode", "token_decode",
                                           "proxy_resolve", "proxy_resolve_fresh"};
+
+/* Concurrent-client rows: 1 KiB objects, every client a thread with its own
+ * connector. */
+static const struct {
+    const char *op;
+    bool put;
+    size_t clients;
+    unsigned flag; /* the case flag that asks for the row */
+} g_mt_rows[] = {
+    {"get_8clients", false, MT_CLIENTS, CASE_MT},
+    {"put_8clients", true, MT_CLIENTS, CASE_CLIENTS},
+    {"get_64clients", false, MT_MANY, CASE_CLIENTS},
+    {"put_64clients", true, MT_MANY, CASE_CLIENTS},
+};
+#define NMT_ROWS (sizeof g_mt_rows / sizeof g_mt_rows[0])
 
 /* ---- options templates ----------------------------------------------------------- */
 
@@ -288,8 +307,9 @@ static void attach_raw(bench_row *row, const bench_case *c)
     bool is_get = strncmp(op, "get", 3) == 0 && strcmp(op, "get_cached") != 0;
     bool is_rt = strcmp(op, "roundtrip") == 0;
     char name[96];
-    if (strcmp(op, "get_8clients") == 0) {
-        bench_raw_redis_name(name, sizeof name, MT_CLIENTS, 1, BATCH_SIZE, "GET");
+    if (row->clients > 1) { /* get_8clients, put_64clients, ... */
+        bench_raw_redis_name(name, sizeof name, (int)row->clients, 1, BATCH_SIZE,
+                             strncmp(op, "put", 3) == 0 ? "SET" : "GET");
         bench_row_set_raw(row, name, "ops/s");
         return;
     }
@@ -356,8 +376,10 @@ static void mark_case(const bench_case *c, bench_status status, const char *note
             bench_row_skip(c->name, g_size_ops[j], g_sizes[i], "%s", note);
     bench_row_skip(c->name, "put_batch", BATCH_SIZE, "%s", note)->batch = BATCH_N;
     bench_row_skip(c->name, "get_batch", BATCH_SIZE, "%s", note)->batch = BATCH_N;
-    if (c->flags & CASE_MT)
-        bench_row_skip(c->name, "get_8clients", BATCH_SIZE, "%s", note)->clients = MT_CLIENTS;
+    for (size_t i = 0; i < NMT_ROWS; i++)
+        if (c->flags & g_mt_rows[i].flag)
+            bench_row_skip(c->name, g_mt_rows[i].op, BATCH_SIZE, "%s", note)->clients =
+                g_mt_rows[i].clients;
     if (c->flags & CASE_PROXY)
         for (size_t i = 0; i < sizeof g_proxy_ops / sizeof g_proxy_ops[0]; i++)
             if (i != 4 || (c->flags & CASE_FRESH))
@@ -480,29 +502,84 @@ static void run_batches(case_env *e, ps_store *plain)
     ps_free(found);
 }
 
-/* 1 KiB gets from MT_CLIENTS threads, each with its own connector. */
-static void run_mt(case_env *e, ps_store *plain)
+/* A put from one of many clients: keys are kept and evicted after the row
+ * (an eviction between groups would count in the wall time of the others). */
+typedef struct mt_put {
+    ps_store *store;
+    const void *data;
+    ps_key **keys;
+    size_t n, cap;
+} mt_put;
+
+static ps_status run_put_mt(void *arg, size_t i)
+{
+    (void)i;
+    mt_put *p = arg;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1024;
+        ps_key **k = ps_realloc(p->keys, cap * sizeof *k);
+        if (!k)
+            return ps_error(PS_ENOMEM, "bench: out of memory for keys");
+        p->keys = k;
+        p->cap = cap;
+    }
+    ps_status s = ps_store_put(p->store, p->data, BATCH_SIZE, NULL, &p->keys[p->n]);
+    if (s == PS_OK)
+        p->n++;
+    return s;
+}
+
+static ps_status evict_mt(mt_put *p)
+{
+    ps_status first = PS_OK;
+    for (size_t i = 0; i < p->n; i++) {
+        ps_status s = ps_store_evict(p->store, p->keys[i]);
+        if (s != PS_OK && first == PS_OK)
+            first = s;
+        ps_key_free(p->keys[i]);
+    }
+    ps_free(p->keys);
+    p->keys = NULL;
+    p->n = p->cap = 0;
+    return first;
+}
+
+/* 1 KiB gets or puts from `nclients` threads, each with its own connector. */
+static void run_mt(case_env *e, ps_store *plain, const char *opname, bool put, size_t nclients)
 {
     const bench_case *c = e->c;
-    bench_row *row = bench_row_add(c->name, "get_8clients", BATCH_SIZE);
-    row->clients = MT_CLIENTS;
-    ps_store *stores[MT_CLIENTS] = {0};
-    op_ctx ctx[MT_CLIENTS];
-    bench_op ops[MT_CLIENTS];
+    bench_row *row = bench_row_add(c->name, opname, BATCH_SIZE);
+    row->clients = nclients;
+    ps_store *stores[MT_MANY] = {0};
+    op_ctx ctx[MT_MANY];
+    mt_put puts[MT_MANY];
+    bench_op ops[MT_MANY];
     bench_stats st;
+    memset(puts, 0, sizeof puts);
     void *data = bench_pattern(BATCH_SIZE, 13);
     ps_key *key = NULL;
-    ps_status s = data ? ps_store_put(plain, data, BATCH_SIZE, NULL, &key)
-                       : ps_error(PS_ENOMEM, "bench: out of memory");
-    for (size_t i = 0; i < MT_CLIENTS && s == PS_OK; i++) {
+    ps_status s = !data ? ps_error(PS_ENOMEM, "bench: out of memory")
+                  : put ? PS_OK
+                        : ps_store_put(plain, data, BATCH_SIZE, NULL, &key);
+    for (size_t i = 0; i < nclients && s == PS_OK; i++) {
         s = open_store(e, 0, false, &stores[i]);
-        ctx[i] = (op_ctx){.store = stores[i], .len = BATCH_SIZE, .key = key};
-        ops[i] = (bench_op){run_get, NULL, &ctx[i], GROUP_MAX, 1, BATCH_SIZE};
+        if (put) {
+            puts[i] = (mt_put){.store = stores[i], .data = data};
+            ops[i] = (bench_op){run_put_mt, NULL, &puts[i], GROUP_MAX, 1, BATCH_SIZE};
+        } else {
+            ctx[i] = (op_ctx){.store = stores[i], .len = BATCH_SIZE, .key = key};
+            ops[i] = (bench_op){run_get, NULL, &ctx[i], GROUP_MAX, 1, BATCH_SIZE};
+        }
     }
     if (s == PS_OK)
-        s = bench_measure_threads(ops, MT_CLIENTS, &st);
-    row_done(row, c, s, &st, "get_8clients");
-    for (size_t i = 0; i < MT_CLIENTS; i++)
+        s = bench_measure_threads(ops, nclients, &st);
+    for (size_t i = 0; i < nclients; i++) {
+        ps_status es = evict_mt(&puts[i]);
+        if (s == PS_OK)
+            s = es;
+    }
+    row_done(row, c, s, &st, opname);
+    for (size_t i = 0; i < nclients; i++)
         ps_store_close(stores[i], PS_CLEAR_KEEP);
     if (key)
         ps_store_evict(plain, key);
@@ -568,8 +645,9 @@ static void run_case(const bench_case *c, int index)
     uint64_t t0 = ps_now_ns();
     run_sizes(&e, plain, cached);
     run_batches(&e, plain);
-    if (c->flags & CASE_MT)
-        run_mt(&e, plain);
+    for (size_t i = 0; i < NMT_ROWS; i++)
+        if (c->flags & g_mt_rows[i].flag)
+            run_mt(&e, plain, g_mt_rows[i].op, g_mt_rows[i].put, g_mt_rows[i].clients);
     if (c->flags & CASE_PROXY) {
         if (bench_have_proxy())
             bench_proxy_case(c->name, plain, (c->flags & CASE_FRESH) != 0);
