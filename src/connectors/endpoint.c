@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
@@ -41,6 +42,9 @@
 #define EP_MAX_OBJECT_ID      1024
 #define EP_CONNECT_TIMEOUT_MS 10000L
 #define EP_BODY_SNIPPET       200
+/* libcurl's receive buffer: its largest (CURL_MAX_READ_SIZE). Large bodies
+ * then arrive in few recv calls and write callbacks (the default is 16 KiB). */
+#define EP_RECV_BUFFER (512L * 1024L)
 
 typedef struct ep_conn {
     char uuid[PS_UUID_STR_LEN + 1]; /* the endpoint we talk to */
@@ -53,6 +57,8 @@ typedef struct ep_conn {
     char *token;
     long long timeout_ms;
     char *auth_header; /* "Authorization: Bearer ..." or NULL */
+    /* request headers, built once: GET requests and POST requests */
+    struct curl_slist *hdr_get, *hdr_post;
     pthread_mutex_t lock;
     CURL *pool[EP_POOL_MAX];
     size_t npool;
@@ -68,13 +74,10 @@ static struct {
     CURLcode (*global_init)(long flags);
     CURL *(*easy_init)(void);
     void (*easy_cleanup)(CURL *h);
-    void (*easy_reset)(CURL *h);
     CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
     CURLcode (*easy_perform)(CURL *h);
     CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
     const char *(*easy_strerror)(CURLcode rc);
-    char *(*easy_escape)(CURL *h, const char *s, int len);
-    void (*free)(void *p);
     struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
     void (*slist_free_all)(struct curl_slist *l);
 } ep_curl;
@@ -103,13 +106,10 @@ static void ep_curl_load(void)
     EP_SYM(global_init, "curl_global_init");
     EP_SYM(easy_init, "curl_easy_init");
     EP_SYM(easy_cleanup, "curl_easy_cleanup");
-    EP_SYM(easy_reset, "curl_easy_reset");
     EP_SYM(easy_setopt, "curl_easy_setopt");
     EP_SYM(easy_perform, "curl_easy_perform");
     EP_SYM(easy_getinfo, "curl_easy_getinfo");
     EP_SYM(easy_strerror, "curl_easy_strerror");
-    EP_SYM(easy_escape, "curl_easy_escape");
-    EP_SYM(free, "curl_free");
     EP_SYM(slist_append, "curl_slist_append");
     EP_SYM(slist_free_all, "curl_slist_free_all");
     CURLcode rc = ep_curl.global_init(CURL_GLOBAL_DEFAULT);
@@ -128,6 +128,10 @@ static ps_status ep_curl_ready(void)
     return PS_OK;
 }
 
+static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* A handle from the pool, or a new one with the options every request shares
+ * (set once: ep_perform changes only the per-request ones, no reset). */
 static CURL *ep_handle_take(ep_conn *c)
 {
     CURL *h = NULL;
@@ -135,8 +139,18 @@ static CURL *ep_handle_take(ep_conn *c)
     if (c->npool > 0)
         h = c->pool[--c->npool];
     pthread_mutex_unlock(&c->lock);
+    if (h != NULL)
+        return h;
+    h = ep_curl.easy_init();
     if (h == NULL)
-        h = ep_curl.easy_init();
+        return NULL;
+    ep_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    ep_curl.easy_setopt(h, CURLOPT_PROXY, ""); /* as upstream: never through a proxy */
+    ep_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EP_CONNECT_TIMEOUT_MS);
+    ep_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    ep_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    ep_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, EP_RECV_BUFFER);
+    ep_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, ep_write_cb);
     return h;
 }
 
@@ -223,6 +237,26 @@ typedef struct ep_buf {
     bool oom;
 } ep_buf;
 
+/* Ask for transparent huge pages under a large response buffer: a fresh
+ * 100 MiB buffer otherwise takes 25600 page faults while it is filled, which
+ * cost more than the transfer. Advice only; failures are ignored (the
+ * allocator hooks may hand out memory where it does not apply). */
+static void ep_advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    const size_t huge = (size_t)2 << 20;
+    if (len < 4 * huge)
+        return;
+    uintptr_t a = (uintptr_t)p, start = (a + huge - 1) & ~(uintptr_t)(huge - 1);
+    uintptr_t end = (a + len) & ~(uintptr_t)(huge - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     ep_buf *b = userdata;
@@ -238,6 +272,7 @@ static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
                 return 0;
             }
             b->cap = (size_t)cl;
+            ep_advise_huge(b->data, b->cap);
         }
     }
     if (b->len + n > b->cap) {
@@ -257,42 +292,53 @@ static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* Append "name=value" URL-encoded to the query being built. */
-static ps_status ep_append_param(CURL *h, char **url, size_t *len, const char *name,
-                                 const char *value)
+/* Write `v` percent-encoded as curl_easy_escape does (all but ALPHA, DIGIT
+ * and "-._~"); returns the end. `o` has room for 3 * strlen(v). */
+static char *ep_escape_to(char *o, const char *v)
 {
-    char *esc = ep_curl.easy_escape(h, value, (int)strlen(value));
-    if (esc == NULL)
-        return PS__ENOMEM("URL");
-    size_t add = strlen(name) + strlen(esc) + 3;
-    char *u = ps_realloc(*url, *len + add);
-    if (u == NULL) {
-        ep_curl.free(esc);
-        return PS__ENOMEM("URL");
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
     }
-    *len += (size_t)snprintf(u + *len, add, "%c%s=%s", strchr(u, '?') ? '&' : '?', name, esc);
-    ep_curl.free(esc);
-    *url = u;
-    return PS_OK;
+    return o;
 }
 
-static ps_status ep_build_url(CURL *h, const char *base, const char *route, const char *key,
+/* base + route + "?key=K&endpoint=E" (each part only when given). */
+static ps_status ep_build_url(const char *base, const char *route, const char *key,
                               const char *endpoint, char **out)
 {
-    size_t len = strlen(base) + strlen(route);
-    char *url = ps_malloc(len + 1);
+    size_t bl = strlen(base), rl = strlen(route);
+    size_t cap =
+        bl + rl + 1 + (key ? 5 + 3 * strlen(key) : 0) + (endpoint ? 10 + 3 * strlen(endpoint) : 0);
+    char *url = ps_malloc(cap);
     if (url == NULL)
         return PS__ENOMEM("URL");
-    snprintf(url, len + 1, "%s%s", base, route);
-    ps_status st = PS_OK;
-    if (key)
-        st = ep_append_param(h, &url, &len, "key", key);
-    if (st == PS_OK && endpoint && *endpoint)
-        st = ep_append_param(h, &url, &len, "endpoint", endpoint);
-    if (st != PS_OK) {
-        ps_free(url);
-        return st;
+    char *o = url;
+    memcpy(o, base, bl);
+    o += bl;
+    memcpy(o, route, rl);
+    o += rl;
+    char sep = '?';
+    if (key) {
+        *o++ = sep;
+        memcpy(o, "key=", 4);
+        o = ep_escape_to(o + 4, key);
+        sep = '&';
     }
+    if (endpoint && *endpoint) {
+        *o++ = sep;
+        memcpy(o, "endpoint=", 9);
+        o = ep_escape_to(o + 9, endpoint);
+    }
+    *o = '\0';
     *out = url;
     return PS_OK;
 }
@@ -310,34 +356,24 @@ typedef struct ep_request {
 static ps_status ep_perform(ep_conn *c, CURL *h, ep_request *r)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *hdrs = NULL;
-    ep_curl.easy_reset(h);
+    /* The shared options were set when the handle was made; these are the
+     * ones that differ between requests (every one of them, every time). */
     ep_curl.easy_setopt(h, CURLOPT_URL, r->url);
     ep_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    ep_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    ep_curl.easy_setopt(h, CURLOPT_PROXY, ""); /* as upstream: never through a proxy */
-    ep_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, EP_CONNECT_TIMEOUT_MS);
-    ep_curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    ep_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    ep_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, ep_write_cb);
     ep_curl.easy_setopt(h, CURLOPT_WRITEDATA, r->response);
     r->response->handle = h;
-    hdrs = ep_curl.slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-    if (c->auth_header)
-        hdrs = ep_curl.slist_append(hdrs, c->auth_header);
     if (strcmp(r->method, "POST") == 0) {
         ep_curl.easy_setopt(h, CURLOPT_POST, 1L);
         ep_curl.easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
         ep_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        hdrs = ep_curl.slist_append(hdrs, "Content-Type: application/octet-stream");
+        ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, c->hdr_post);
     } else {
         ep_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, c->hdr_get);
     }
-    ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = ep_curl.easy_perform(h);
-    ep_curl.slist_free_all(hdrs);
-    ep_curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     ep_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    ep_curl.easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     if (r->response->oom)
         return ps__seterr(PS_ENOMEM, "endpoint %s: out of memory receiving the response", c->url);
     if (rc != CURLE_OK) {
@@ -375,7 +411,7 @@ static ps_status ep_call(ep_conn *c, const char *op, const char *method, const c
     if (h == NULL)
         return PS__ENOMEM("curl handle");
     char *url = NULL;
-    ps_status st = ep_build_url(h, c->url, route, key, endpoint, &url);
+    ps_status st = ep_build_url(c->url, route, key, endpoint, &url);
     if (st == PS_OK) {
         ep_request r = {op, method, url, body, len, resp, 0};
         st = ep_perform(c, h, &r);
@@ -547,6 +583,8 @@ static void ep_free(ep_conn *c)
     for (size_t i = 0; i < c->npool; i++)
         ep_curl.easy_cleanup(c->pool[i]);
     pthread_mutex_destroy(&c->lock);
+    ep_curl.slist_free_all(c->hdr_get);
+    ep_curl.slist_free_all(c->hdr_post);
     ps_free(c->url);
     ps_free(c->endpoints);
     ps_free(c->proxystore_dir);
@@ -629,6 +667,18 @@ static ps_status ep_open(json_t *options, void **priv)
         }
         snprintf(c->auth_header, n, "Authorization: Bearer %s", c->token);
     }
+    /* "Expect:" drops the 100-continue round trip. */
+    struct curl_slist *hg = NULL, *hp = NULL;
+    if ((hg = ep_curl.slist_append(NULL, "Expect:")) == NULL ||
+        (hp = ep_curl.slist_append(NULL, "Expect:")) == NULL)
+        goto oom_headers;
+    c->hdr_get = hg;
+    c->hdr_post = hp;
+    if (c->auth_header && ((hg = ep_curl.slist_append(c->hdr_get, c->auth_header)) == NULL ||
+                           (hp = ep_curl.slist_append(c->hdr_post, c->auth_header)) == NULL))
+        goto oom_headers;
+    if ((hp = ep_curl.slist_append(c->hdr_post, "Content-Type: application/octet-stream")) == NULL)
+        goto oom_headers;
     if (c->explicit_url == NULL && c->n_endpoints == 0) {
         st = ps__seterr(PS_EINVAL,
                         "endpoint connector: \"endpoints\" must name at least one endpoint UUID "
@@ -684,6 +734,10 @@ static ps_status ep_open(json_t *options, void **priv)
     }
     *priv = c;
     return PS_OK;
+oom_headers:
+    if (c->hdr_get == NULL)
+        ep_curl.slist_free_all(hg);
+    st = PS__ENOMEM("request headers");
 fail:
     ep_free(c);
     return st;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -152,7 +153,9 @@ ps_status ep_parse_size(const char *text, uint64_t *out)
 /* ---- logging ------------------------------------------------------------------ */
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static ep_log_level log_level = EP_LOG_INFO;
+/* Read without the lock first: a filtered-out message (every request logs
+ * at DEBUG) costs no lock. */
+static atomic_int log_level = EP_LOG_INFO;
 static int log_fd = -1;
 static bool log_stderr = true;
 
@@ -176,7 +179,7 @@ bool ep_log_parse_level(const char *s, ep_log_level *out)
 void ep_log_set_level(ep_log_level level)
 {
     pthread_mutex_lock(&log_lock);
-    log_level = level;
+    atomic_store(&log_level, (int)level);
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -232,8 +235,10 @@ static void write_full(int fd, const char *s, size_t n)
 
 void ep_log(ep_log_level level, const char *fmt, ...)
 {
+    if ((int)level < atomic_load_explicit(&log_level, memory_order_relaxed))
+        return;
     pthread_mutex_lock(&log_lock);
-    if (level < log_level || (log_fd < 0 && !log_stderr)) {
+    if ((int)level < atomic_load(&log_level) || (log_fd < 0 && !log_stderr)) {
         pthread_mutex_unlock(&log_lock);
         return;
     }
