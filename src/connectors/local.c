@@ -63,11 +63,51 @@ static ps__local_map *ps__local_maps;
 
 /* ---- blobs ------------------------------------------------------------------ */
 
+/*
+ * One spare large mapping, process-wide: the last one released is kept (with
+ * MADV_FREE, so the kernel may take its pages back under memory pressure)
+ * and reused by the next large object of the same rounded size. Copying into
+ * pages already faulted in runs at memcpy speed; fresh pages cost a fault and
+ * zeroing each. Pages the kernel did reclaim come back as zero pages on the
+ * next write, which the copy overwrites anyway.
+ */
+static pthread_mutex_t ps__local_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *ps__local_spare;
+static size_t ps__local_spare_len;
+
+static void ps__local_unmap(unsigned char *p, size_t len)
+{
+    pthread_mutex_lock(&ps__local_spare_lock);
+    if (ps__local_spare == NULL) {
+#ifdef MADV_FREE
+        madvise(p, len, MADV_FREE);
+#endif
+        ps__local_spare = p;
+        ps__local_spare_len = len;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&ps__local_spare_lock);
+    if (p)
+        munmap(p, len);
+}
+
+static unsigned char *ps__local_take_spare(size_t len)
+{
+    unsigned char *p = NULL;
+    pthread_mutex_lock(&ps__local_spare_lock);
+    if (ps__local_spare != NULL && ps__local_spare_len == len) {
+        p = ps__local_spare;
+        ps__local_spare = NULL;
+    }
+    pthread_mutex_unlock(&ps__local_spare_lock);
+    return p;
+}
+
 static void ps__local_blob_unref(ps__local_blob *b)
 {
     if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
         if (b->map_len)
-            munmap(b->data, b->map_len);
+            ps__local_unmap(b->data, b->map_len);
         ps_free(b);
     }
 }
@@ -90,6 +130,11 @@ static void ps__local_view_release(void *opaque, void *data, size_t len)
 static unsigned char *ps__local_map_big(size_t len, size_t *map_len)
 {
     size_t want = (len + PS__LOCAL_HUGE - 1) & ~(PS__LOCAL_HUGE - 1);
+    unsigned char *spare = ps__local_take_spare(want);
+    if (spare) {
+        *map_len = want;
+        return spare;
+    }
     size_t total = want + PS__LOCAL_HUGE;
     unsigned char *p =
         mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
