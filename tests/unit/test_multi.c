@@ -196,8 +196,9 @@ static void test_priority_ties(void **state)
     char *cfg = config_text(m);
     const char *p1 = strstr(cfg, "z-low"), *p2 = strstr(cfg, "b-tie"), *p3 = strstr(cfg, "a-tie"),
                *p4 = strstr(cfg, "top");
-    assert_true(p1 && p2 && p3 && p4 && p1 < p2 && p2 < p3 && p3 < p4);
+    bool ordered = p1 && p2 && p3 && p4 && p1 < p2 && p2 < p3 && p3 < p4;
     ps_free(cfg);
+    assert_true(ordered);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
 }
 
