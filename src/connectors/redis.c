@@ -1297,7 +1297,7 @@ static ps_status rd_config(void *priv, json_t **options)
 static ps_status rd_set_op(void *priv, const ps_key *key, const void *data, size_t len)
 {
     rd *r = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(rd_key_id(key, &id));
     PS__FORWARD(rd_check_size(r, len, "set"));
     rd_one a = {id, data, len, NULL, NULL};
@@ -1332,7 +1332,7 @@ static ps_status rd_put(void *priv, const void *data, size_t len, const ps_put_o
 static ps_status rd_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     rd *r = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(rd_key_id(key, &id));
     rd_one a = {id, NULL, 0, out, NULL};
     return rd_run(r, rd_do_get, &a);
@@ -1341,7 +1341,7 @@ static ps_status rd_get(void *priv, const ps_key *key, ps_bytes *out)
 static ps_status rd_exists(void *priv, const ps_key *key, bool *exists)
 {
     rd *r = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(rd_key_id(key, &id));
     rd_one a = {id, NULL, 0, NULL, exists};
     return rd_run(r, rd_do_exists, &a);
@@ -1350,7 +1350,7 @@ static ps_status rd_exists(void *priv, const ps_key *key, bool *exists)
 static ps_status rd_evict(void *priv, const ps_key *key)
 {
     rd *r = priv;
-    const char *id;
+    const char *id = NULL;
     PS__FORWARD(rd_key_id(key, &id));
     rd_one a = {id, NULL, 0, NULL, NULL};
     PS__FORWARD(rd_run(r, rd_do_del, &a));
