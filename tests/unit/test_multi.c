@@ -124,7 +124,10 @@ static bool dir_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
-static char *config_text(ps_connector *c)
+/* Not inlined: after inlining, gcc -O3 takes the returned pointer for one to
+ * the local variable whose address was passed (a -Wdangling-pointer false
+ * positive). */
+__attribute__((noinline)) static char *config_text(ps_connector *c)
 {
     char *cfg = NULL;
     PS_ASSERT_OK(ps_connector_config(c, &cfg));
