@@ -237,26 +237,6 @@ typedef struct ep_buf {
     bool oom;
 } ep_buf;
 
-/* Ask for transparent huge pages under a large response buffer: a fresh
- * 100 MiB buffer otherwise takes 25600 page faults while it is filled, which
- * cost more than the transfer. Advice only; failures are ignored (the
- * allocator hooks may hand out memory where it does not apply). */
-static void ep_advise_huge(void *p, size_t len)
-{
-#ifdef MADV_HUGEPAGE
-    const size_t huge = (size_t)2 << 20;
-    if (len < 4 * huge)
-        return;
-    uintptr_t a = (uintptr_t)p, start = (a + huge - 1) & ~(uintptr_t)(huge - 1);
-    uintptr_t end = (a + len) & ~(uintptr_t)(huge - 1);
-    if (end > start)
-        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)len;
-#endif
-}
-
 static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     ep_buf *b = userdata;
@@ -272,7 +252,7 @@ static size_t ep_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
                 return 0;
             }
             b->cap = (size_t)cl;
-            ep_advise_huge(b->data, b->cap);
+            ps__advise_hugepages(b->data, b->cap);
         }
     }
     if (b->len + n > b->cap) {

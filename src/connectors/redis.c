@@ -647,6 +647,7 @@ static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *re
             return ps__seterr(PS_ENOMEM, "redis %s: %s: out of memory for a reply of %zu bytes",
                               r->where, what, len);
         }
+        ps__advise_hugepages(data, len); /* a large value: fewer page faults */
         char crlf[2];
         ps_status st = rd_exact(r, c, what, data, len);
         if (st == PS_OK)

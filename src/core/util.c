@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -132,6 +133,22 @@ ps_status ps_data_dir(char **out)
         return PS__ENOMEM("data directory");
     *out = r;
     return PS_OK;
+}
+
+void ps__advise_hugepages(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    const size_t huge = (size_t)2 << 20;
+    if (p == NULL || len < 4 * huge)
+        return;
+    uintptr_t a = (uintptr_t)p, start = (a + huge - 1) & ~(uintptr_t)(huge - 1);
+    uintptr_t end = (a + len) & ~(uintptr_t)(huge - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
 }
 
 uint64_t ps_now_ns(void)
