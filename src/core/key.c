@@ -3,6 +3,7 @@
  * Memory layout: one allocation holding the struct, the field pointers, the
  * decoded fields and the canonical text.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -10,6 +11,7 @@
 
 struct ps_key {
     uint64_t hash;
+    size_t size; /* bytes of the whole allocation (for ps_key_dup) */
     size_t nfields;
     size_t text_len;
     const char *type; /* points into text, NUL-terminated copy after fields */
@@ -116,10 +118,10 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     for (size_t i = 0; i < nfields; i++) {
         PS__RETURN_IF(fields[i] == NULL, PS_EINVAL, "ps_key_new: field %zu is NULL", i);
         const unsigned char *f = (const unsigned char *)fields[i];
-        size_t j = 0, esc = 0;
-        for (; f[j] != '\0' && j <= PS_KEY_MAX_TEXT; j++)
-            esc += ps__unreserved_tab[f[j]] ^ 1u;
+        size_t j = strnlen(fields[i], PS_KEY_MAX_TEXT + 1), esc = 0;
         PS__RETURN_IF(j > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_new: field %zu is too long", i);
+        for (size_t q = 0; q < j; q++)
+            esc += ps__unreserved_tab[f[q]] ^ 1u;
         flens[i] = j;
         nesc[i] = esc;
         raw += j + 1;
@@ -133,6 +135,7 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     if (k == NULL)
         return PS__ENOMEM("key");
     char *p = (char *)k + sizeof(ps_key) + nfields * sizeof(char *);
+    k->size = size;
     k->nfields = nfields;
     for (size_t i = 0; i < nfields; i++) {
         memcpy(p, fields[i], flens[i] + 1);
@@ -172,6 +175,12 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     return PS_OK;
 }
 
+/*
+ * Parse canonical text straight into a key: the text is validated and its
+ * fields decoded in one pass into the key's own memory, and the text itself
+ * is kept as the canonical form (it is canonical once validated), so nothing
+ * is escaped again.
+ */
 ps_status ps_key_parse(const char *text, ps_key **out)
 {
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_parse: out is NULL");
@@ -184,33 +193,32 @@ ps_status ps_key_parse(const char *text, ps_key **out)
     PS__RETURN_IF(colon == NULL, PS_EINVAL, "invalid key \"%.64s\": no \"type:\" prefix", text);
     size_t tlen = (size_t)(colon - text);
     PS__RETURN_IF(!ps__type_ok(text, tlen), PS_EINVAL, "invalid key \"%.64s\": bad type", text);
-    char type[33];
-    memcpy(type, text, tlen);
-    type[tlen] = '\0';
-
-    /* Decode fields into one scratch buffer. */
+    const char *body = colon + 1;
     size_t body_len = len - tlen - 1;
-    char *scratch = ps_malloc(body_len + 1);
-    if (scratch == NULL)
+    size_t nf = 1;
+    for (const char *q = body; (q = memchr(q, '/', (size_t)(text + len - q))) != NULL; q++)
+        nf++;
+    PS__RETURN_IF(nf > PS_KEY_MAX_FIELDS, PS_EINVAL, "invalid key \"%.64s\": more than %d fields",
+                  text, PS_KEY_MAX_FIELDS);
+    /* Decoded fields with their NULs take at most body_len + 1 bytes. */
+    size_t size = sizeof(ps_key) + nf * sizeof(char *) + (body_len + 1) + (len + 1) + (tlen + 1);
+    ps_key *k = ps_malloc(size);
+    if (k == NULL)
         return PS__ENOMEM("key");
-    const char *fields[PS_KEY_MAX_FIELDS];
-    size_t nf = 0;
-    char *w = scratch;
-    fields[nf++] = w;
+    char *w = (char *)k + sizeof(ps_key) + nf * sizeof(char *);
+    size_t f = 0;
+    k->fields[f++] = w;
     ps_status st = PS_OK;
-    for (const char *s = colon + 1; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '/') {
-            if (nf == PS_KEY_MAX_FIELDS) {
-                st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": more than %d fields", text,
-                                PS_KEY_MAX_FIELDS);
-                break;
-            }
+    for (size_t i = 0; i < body_len && st == PS_OK; i++) {
+        unsigned char c = (unsigned char)body[i];
+        if (ps__unreserved_tab[c]) {
+            *w++ = (char)c;
+        } else if (c == '/') {
             *w++ = '\0';
-            fields[nf++] = w;
+            k->fields[f++] = w;
         } else if (c == '%') {
-            int hi = s[1] ? ps__hexval(s[1]) : -1;
-            int lo = (hi >= 0 && s[2]) ? ps__hexval(s[2]) : -1;
+            int hi = i + 1 < body_len ? ps__hexval(body[i + 1]) : -1;
+            int lo = (hi >= 0 && i + 2 < body_len) ? ps__hexval(body[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": bad %%-escape", text);
                 break;
@@ -221,26 +229,48 @@ ps_status ps_key_parse(const char *text, ps_key **out)
                 break;
             }
             *w++ = (char)v;
-            s += 2;
-        } else if (ps__unreserved(c)) {
-            *w++ = (char)c;
+            i += 2;
         } else {
             st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": character 0x%02x must be escaped",
                             text, c);
-            break;
         }
     }
-    *w = '\0';
-    if (st == PS_OK)
-        st = ps_key_new(type, nf, fields, out);
-    ps_free(scratch);
-    return st;
+    if (st != PS_OK) {
+        ps_free(k);
+        return st;
+    }
+    *w++ = '\0';
+    k->size = size;
+    k->nfields = nf;
+    memcpy(w, text, len + 1);
+    k->text = w;
+    k->text_len = len;
+    w += len + 1;
+    memcpy(w, text, tlen);
+    w[tlen] = '\0';
+    k->type = w;
+    k->hash = ps__key_text_hash(k->text, k->text_len);
+    *out = k;
+    return PS_OK;
 }
 
 ps_status ps_key_dup(const ps_key *key, ps_key **out)
 {
     PS__RETURN_IF(key == NULL || out == NULL, PS_EINVAL, "ps_key_dup: NULL argument");
-    return ps_key_new(key->type, key->nfields, key->fields, out);
+    /* One block: copy it and move the inner pointers along. */
+    ps_key *k = ps_malloc(key->size);
+    if (k == NULL) {
+        *out = NULL;
+        return PS__ENOMEM("key");
+    }
+    memcpy(k, key, key->size);
+    ptrdiff_t d = (char *)k - (const char *)key;
+    for (size_t i = 0; i < k->nfields; i++)
+        k->fields[i] = key->fields[i] + d;
+    k->text = key->text + d;
+    k->type = key->type + d;
+    *out = k;
+    return PS_OK;
 }
 
 void ps_key_free(ps_key *key)
