@@ -603,8 +603,10 @@ static bool rd_parse_ll(const char *s, long long *v)
 }
 
 /* Read one reply. A failure other than an error reply leaves the connection
- * broken (the stream is out of step). */
-static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *rep, int depth)
+ * broken (the stream is out of step). With `dst`, a bulk reply goes straight
+ * into dst (it must not be longer than `cap`; rep->str stays NULL). */
+static ps_status rd_read_ex(const rd *r, rd_conn *c, const char *what, rd_reply *rep, int depth,
+                            char *dst, size_t cap)
 {
     memset(rep, 0, sizeof *rep);
     char *line;
@@ -641,6 +643,18 @@ static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *re
         if ((unsigned long long)v >= SIZE_MAX)
             return rd_proto(r, c, what, "bulk length too large");
         size_t len = (size_t)v;
+        if (dst) {
+            if (len > cap)
+                return rd_proto(r, c, what, "range reply longer than asked for");
+            char crlf[2];
+            PS__FORWARD(rd_exact(r, c, what, dst, len));
+            PS__FORWARD(rd_exact(r, c, what, crlf, 2));
+            if (crlf[0] != '\r' || crlf[1] != '\n')
+                return rd_proto(r, c, what, "bulk string not followed by CRLF");
+            rep->type = RD_BULK;
+            rep->len = len;
+            return PS_OK;
+        }
         char *data = ps_malloc(len + 1);
         if (data == NULL) {
             c->broken = true;
@@ -682,7 +696,7 @@ static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *re
             return PS__ENOMEM("redis reply array");
         }
         for (size_t i = 0; i < (size_t)v; i++) {
-            ps_status st = rd_read(r, c, what, &rep->elems[i], depth + 1);
+            ps_status st = rd_read_ex(r, c, what, &rep->elems[i], depth + 1, NULL, 0);
             rep->n = i + 1;
             if (st != PS_OK) {
                 rd_reply_clear(rep);
@@ -694,6 +708,11 @@ static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *re
     default:
         return rd_proto(r, c, what, "unknown reply type");
     }
+}
+
+static ps_status rd_read(const rd *r, rd_conn *c, const char *what, rd_reply *rep, int depth)
+{
+    return rd_read_ex(r, c, what, rep, depth, NULL, 0);
 }
 
 /* Read `n` replies, keeping the stream in step; on failure all are freed. */
@@ -962,13 +981,65 @@ static void rd_take_bulk(rd_reply *rep, ps_bytes *out)
     rep->str = NULL;
 }
 
-static ps_status rd_do_get(rd *r, rd_conn *c, void *arg)
+/*
+ * GET of a large value is slow on the server side: Redis (7.0) copies the
+ * whole value into one reply buffer, and one that large is fresh memory
+ * (page faults) on every GET, so a 100 MiB GET runs at a third of the rate
+ * the same server sends 1 MiB values. So a get first asks for at most
+ * RD_PROBE bytes with GETRANGE (one round trip, like GET, for every value
+ * shorter than that). A value at least RD_PROBE long is then read again under
+ * WATCH in RD_RANGE pieces, RD_RANGE_WINDOW requests in flight, and an empty
+ * MULTI/EXEC sent behind the last piece tells whether the key changed while
+ * it was read (EXEC is nil then). Anything unexpected on the way (an empty
+ * probe: missing or empty value; GETRANGE, WATCH or MULTI forbidden or
+ * unknown; a changed value) falls back to a plain GET, whose answer is the
+ * one GET always gave. Other replies to the probe (WRONGTYPE, a broken reply)
+ * are reported as GET's would be.
+ */
+#define RD_PROBE        ((size_t)4 * 1024 * 1024 + 1)
+#define RD_RANGE        ((size_t)1024 * 1024)
+#define RD_RANGE_WINDOW 2
+
+static void rd_out_range(rd_out *o, const char *id, size_t first, size_t last)
 {
-    rd_one *a = arg;
-    char what[64];
+    char a[32], b[32];
+    int na = snprintf(a, sizeof a, "%zu", first);
+    int nb = snprintf(b, sizeof b, "%zu", last);
+    rd_out_begin(o, 4);
+    rd_out_str(o, "GETRANGE");
+    rd_out_arg(o, id, RD_UUID_LEN);
+    rd_out_arg(o, a, (size_t)na);
+    rd_out_arg(o, b, (size_t)nb);
+}
+
+static void rd_out_cmd(rd_out *o, const char *cmd, const char *id)
+{
+    rd_out_begin(o, id ? 2 : 1);
+    rd_out_str(o, cmd);
+    if (id)
+        rd_out_arg(o, id, RD_UUID_LEN);
+}
+
+/* Plain GET (after an UNWATCH when a WATCH may be pending). */
+static ps_status rd_get_plain(rd *r, rd_conn *c, rd_one *a, const char *what, bool unwatch)
+{
+    rd_out o;
+    memset(&o, 0, sizeof o);
+    if (unwatch)
+        rd_out_cmd(&o, "UNWATCH", NULL);
+    rd_out_cmd(&o, "GET", a->id);
+    ps_status st = rd_send(r, c, &o, what);
+    rd_out_free(&o);
     rd_reply rep;
-    PS__FORWARD(rd_cmd(r, c, "GET", a, &rep, what, sizeof what));
-    ps_status st = PS_OK;
+    if (st == PS_OK && unwatch) {
+        st = rd_read(r, c, what, &rep, 0);
+        if (st == PS_OK)
+            rd_reply_clear(&rep); /* any answer: the GET below is what counts */
+    }
+    if (st == PS_OK)
+        st = rd_read(r, c, what, &rep, 0);
+    if (st != PS_OK)
+        return st;
     if (rep.type == RD_BULK)
         rd_take_bulk(&rep, a->out);
     else if (rep.type == RD_NIL)
@@ -977,6 +1048,126 @@ static ps_status rd_do_get(rd *r, rd_conn *c, void *arg)
         st = rd_unexpected(r, what, &rep);
     rd_reply_clear(&rep);
     return st;
+}
+
+/* The large-value path (see above). PS_OK with `*done` false: use GET. */
+static ps_status rd_get_ranges(rd *r, rd_conn *c, rd_one *a, const char *what, bool *done)
+{
+    *done = false;
+    rd_out o;
+    memset(&o, 0, sizeof o);
+    rd_out_cmd(&o, "WATCH", a->id);
+    rd_out_cmd(&o, "STRLEN", a->id);
+    ps_status st = rd_send(r, c, &o, what);
+    rd_reply reps[2];
+    if (st == PS_OK)
+        st = rd_read_n(r, c, what, reps, 2);
+    if (st != PS_OK) {
+        rd_out_free(&o);
+        return st;
+    }
+    bool ok = reps[0].type == RD_STATUS && reps[1].type == RD_INT && reps[1].integer > 0 &&
+              (unsigned long long)reps[1].integer < SIZE_MAX;
+    size_t len = ok ? (size_t)reps[1].integer : 0;
+    rd_reply_clear(&reps[0]);
+    rd_reply_clear(&reps[1]);
+    char *data = ok ? ps_malloc(len + 1) : NULL;
+    if (data == NULL) {
+        rd_out_free(&o);
+        if (!ok)
+            return PS_OK;
+        c->broken = true; /* the WATCH stays behind: do not reuse */
+        return ps__seterr(PS_ENOMEM, "redis %s: %s: out of memory for a reply of %zu bytes",
+                          r->where, what, len);
+    }
+    ps__advise_hugepages(data, len);
+    size_t n = (len + RD_RANGE - 1) / RD_RANGE, sent = 0;
+    bool same = true;
+    for (size_t i = 0; i < n && st == PS_OK; i++) {
+        for (; sent < n && sent < i + RD_RANGE_WINDOW; sent++) {
+            size_t off = sent * RD_RANGE, k = len - off < RD_RANGE ? len - off : RD_RANGE;
+            rd_out_range(&o, a->id, off, off + k - 1);
+            if (sent + 1 == n) {
+                rd_out_cmd(&o, "MULTI", NULL);
+                rd_out_cmd(&o, "EXEC", NULL);
+            }
+        }
+        if (o.nsegs > 0 || o.oom)
+            st = rd_send(r, c, &o, what);
+        if (st != PS_OK)
+            break;
+        size_t off = i * RD_RANGE, k = len - off < RD_RANGE ? len - off : RD_RANGE;
+        rd_reply rep;
+        st = rd_read_ex(r, c, what, &rep, 0, data + off, k);
+        if (st == PS_OK) {
+            same = same && rep.type == RD_BULK && rep.len == k;
+            rd_reply_clear(&rep);
+        }
+    }
+    rd_out_free(&o);
+    if (st == PS_OK)
+        st = rd_read_n(r, c, what, reps, 2); /* MULTI, EXEC */
+    if (st != PS_OK) {
+        ps_free(data);
+        return st;
+    }
+    /* EXEC answers an array when nothing changed since WATCH, nil otherwise */
+    same = same && reps[0].type == RD_STATUS && reps[1].type == RD_ARRAY;
+    rd_reply_clear(&reps[0]);
+    rd_reply_clear(&reps[1]);
+    if (!same) {
+        ps_free(data);
+        return PS_OK;
+    }
+    data[len] = '\0';
+    a->out->data = data;
+    a->out->len = len;
+    a->out->release = NULL; /* ps_malloc'd: ps_bytes_free -> ps_free */
+    a->out->opaque = NULL;
+    *done = true;
+    return PS_OK;
+}
+
+static ps_status rd_do_get(rd *r, rd_conn *c, void *arg)
+{
+    rd_one *a = arg;
+    char what[64];
+    snprintf(what, sizeof what, "GET %s", a->id);
+    rd_out o;
+    memset(&o, 0, sizeof o);
+    rd_out_range(&o, a->id, 0, RD_PROBE - 1);
+    ps_status st = rd_send(r, c, &o, what);
+    rd_out_free(&o);
+    rd_reply rep;
+    if (st == PS_OK)
+        st = rd_read(r, c, what, &rep, 0);
+    if (st != PS_OK)
+        return st;
+    if (rep.type == RD_BULK && rep.len > 0 && rep.len < RD_PROBE) {
+        rd_take_bulk(&rep, a->out); /* the whole value */
+        rd_reply_clear(&rep);
+        return PS_OK;
+    }
+    bool large = rep.type == RD_BULK && rep.len == RD_PROBE;
+    /* GET answers these as GETRANGE did (WRONGTYPE, a broken reply...); an
+     * empty value, or GETRANGE not allowed or not known, asks GET. */
+    bool ask =
+        large || (rep.type == RD_BULK && rep.len == 0) ||
+        (rep.type == RD_ERROR && rep.str &&
+         (strncmp(rep.str, "NOPERM", 6) == 0 || strncmp(rep.str, "ERR unknown command", 19) == 0));
+    if (!ask) {
+        st = rd_unexpected(r, what, &rep);
+        rd_reply_clear(&rep);
+        return st;
+    }
+    rd_reply_clear(&rep);
+    bool done = false;
+    if (large) {
+        PS__FORWARD(rd_get_ranges(r, c, a, what, &done));
+        if (done)
+            return PS_OK;
+    }
+    return rd_get_plain(r, c, a, what, large);
 }
 
 static ps_status rd_do_exists(rd *r, rd_conn *c, void *arg)

@@ -417,6 +417,118 @@ static void test_100mib(void **state)
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
 }
 
+/*
+ * A get asks for the first 4 MiB + 1 bytes with GETRANGE; longer values are
+ * read in 1 MiB ranges under WATCH, anything unusual falls back to GET. The
+ * sizes around those edges, and the answers GET gives for odd keys.
+ */
+static void test_get_ranges(void **state)
+{
+    (void)state;
+    const size_t probe = (size_t)4 * 1024 * 1024 + 1, range = (size_t)1024 * 1024;
+    const size_t sizes[] = {0,         1,         probe - 2,     probe - 1,    probe,
+                            probe + 1, 5 * range, 5 * range + 1, 9 * range + 3};
+    size_t max = 9 * range + 3;
+    unsigned char *buf = malloc(max);
+    assert_non_null(buf);
+    ps_connector *c = open_tcp(NULL);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        pst_fill(buf, sizes[i], (unsigned)(200 + i));
+        ps_key *k = NULL;
+        PS_ASSERT_OK(ps_connector_put(c, buf, sizes[i], NULL, &k));
+        for (int rep = 0; rep < 2; rep++) { /* again on the same pooled connection */
+            ps_bytes out = PS_BYTES_INIT;
+            PS_ASSERT_OK(ps_connector_get(c, k, &out));
+            assert_int_equal(out.len, sizes[i]);
+            if (sizes[i] > 0)
+                assert_true(memcmp(out.data, buf, sizes[i]) == 0);
+            ps_bytes_free(&out);
+        }
+        PS_ASSERT_OK(ps_connector_evict(c, k));
+        ps_bytes out = PS_BYTES_INIT;
+        PS_ASSERT_STATUS(ps_connector_get(c, k, &out), PS_NOT_FOUND);
+        ps_key_free(k);
+    }
+
+    /* A key of another type: GET's WRONGTYPE error, then the connection is fine. */
+    redisContext *r = raw();
+    char id[PS_UUID_STR_LEN + 1];
+    PS_ASSERT_OK(ps_uuid4(id));
+    redisReply *rr = redisCommand(r, "RPUSH %s a b", id);
+    assert_non_null(rr);
+    assert_int_equal(rr->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rr);
+    ps_key *k = NULL;
+    const char *f[] = {id};
+    PS_ASSERT_OK(ps_key_new("redis", 1, f, &k));
+    ps_bytes out = PS_BYTES_INIT;
+    ps_status st = ps_connector_get(c, k, &out);
+    assert_int_not_equal(st, PS_OK);
+    assert_non_null(strstr(ps_last_error(), "WRONGTYPE"));
+    assert_non_null(strstr(ps_last_error(), id));
+    ps_key *k2 = NULL;
+    pst_fill(buf, probe + 7, 77);
+    PS_ASSERT_OK(ps_connector_put(c, buf, probe + 7, NULL, &k2));
+    PS_ASSERT_OK(ps_connector_get(c, k2, &out));
+    assert_int_equal(out.len, probe + 7);
+    assert_true(memcmp(out.data, buf, probe + 7) == 0);
+    ps_bytes_free(&out);
+    ps_key_free(k2);
+    rr = redisCommand(r, "DEL %s", id);
+    freeReplyObject(rr);
+    ps_key_free(k);
+    redisFree(r);
+    free(buf);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+}
+
+/* A user who may GET but not GETRANGE, or not WATCH, or not MULTI/EXEC, still
+ * gets every value (each step of the range path falls back to GET). */
+static void test_get_ranges_forbidden(void **state)
+{
+    (void)state;
+    static const char *const rules[][2] = {
+        {"-getrange", "-getrange"}, {"-watch", "-watch"}, {"-multi", "-exec"}};
+    const size_t sizes[] = {0, 10, (size_t)9 * 1024 * 1024 + 5};
+    unsigned char *buf = malloc(sizes[2]);
+    assert_non_null(buf);
+    redisContext *r = raw();
+    for (size_t u = 0; u < sizeof rules / sizeof rules[0]; u++) {
+        char user[64];
+        snprintf(user, sizeof user, "psget%ld_%zu", (long)getpid(), u);
+        redisReply *rr =
+            redisCommand(r, "ACL SETUSER %s on >pw ~* +@all %s %s", user, rules[u][0], rules[u][1]);
+        assert_non_null(rr);
+        assert_int_equal(rr->type, REDIS_REPLY_STATUS);
+        freeReplyObject(rr);
+        char extra[160];
+        snprintf(extra, sizeof extra, "\"username\": \"%s\", \"password\": \"pw\"", user);
+        ps_connector *c = open_tcp(extra);
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            pst_fill(buf, sizes[i], (unsigned)(40 + i));
+            ps_key *k = NULL;
+            PS_ASSERT_OK(ps_connector_put(c, buf, sizes[i], NULL, &k));
+            for (int rep = 0; rep < 2; rep++) {
+                ps_bytes out = PS_BYTES_INIT;
+                PS_ASSERT_OK(ps_connector_get(c, k, &out));
+                assert_int_equal(out.len, sizes[i]);
+                if (sizes[i] > 0)
+                    assert_true(memcmp(out.data, buf, sizes[i]) == 0);
+                ps_bytes_free(&out);
+            }
+            PS_ASSERT_OK(ps_connector_evict(c, k));
+            ps_bytes out = PS_BYTES_INIT;
+            PS_ASSERT_STATUS(ps_connector_get(c, k, &out), PS_NOT_FOUND);
+            ps_key_free(k);
+        }
+        PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+        rr = redisCommand(r, "ACL DELUSER %s", user);
+        freeReplyObject(rr);
+    }
+    redisFree(r);
+    free(buf);
+}
+
 static void test_batch_10000(void **state)
 {
     (void)state;
@@ -612,6 +724,8 @@ int main(void)
         cmocka_unit_test(test_get_owned),
         cmocka_unit_test(test_clear_only_own_keys),
         cmocka_unit_test(test_100mib),
+        cmocka_unit_test(test_get_ranges),
+        cmocka_unit_test(test_get_ranges_forbidden),
         cmocka_unit_test(test_batch_10000),
         cmocka_unit_test(test_batch_chunks),
         cmocka_unit_test(test_db),
