@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@
 #define PS__SHM_PREFIX              "proxystore-shm."
 #define PS__SHM_IO_CHUNK            ((size_t)1 << 30)
 #define PS__SHM_RETRIES             8
+#define PS__SHM_SPARE               ".spare"
+#define PS__SHM_SPARE_MAX           ((uint64_t)1 << 30) /* largest segment kept as the spare */
 
 typedef struct ps__shm {
     char name[PS_SHM_NAME_MAX + 1];
@@ -239,6 +242,8 @@ static ps_status ps__shm_gc_dir(ps__shm_arena *a, const char *sdir, const char *
         bool rm = false;
         if (ps__shm_temp_name(e->d_name, &pid))
             rm = !ps__pid_alive(pid);
+        else if (orphans && strcmp(e->d_name, PS__SHM_SPARE) == 0)
+            rm = true; /* memory kept for speed only: give it back */
         else if (locked && ps__shm_uuid_parse(e->d_name, id))
             rm = ps__shm_find(a->h, id) == NULL;
         if (rm) {
@@ -493,6 +498,67 @@ static ps_status ps__shm_errno_status(int e)
     return e == ENOSPC || e == EDQUOT ? PS_ENOSPC : e == EFBIG ? PS_ETOOBIG : PS_EIO;
 }
 
+/*
+ * Segment recycling. Allocating tmpfs pages costs about as much as copying
+ * into them, so an evicted segment that no process maps is kept (at most one
+ * per store, of at most PS__SHM_SPARE_MAX bytes) under the name `.spare` and
+ * the next large put writes into its already allocated pages.
+ *
+ * Who maps a segment is known from flock(2): every reader takes a shared lock
+ * on the segment before mapping or reading it, and the lock lives as long as
+ * the mapping (it belongs to the open file description, which the mapping
+ * references after the descriptor is closed). The evictor recycles a segment
+ * only when it gets the exclusive lock without waiting, and renames it while
+ * holding that lock; a reader that opened the file before the rename checks,
+ * once it holds its shared lock, that the key's path still names the file it
+ * opened (ps__shm_read_segment), so it never reads a recycled file.
+ */
+
+/* Under the arena mutex, with the slot of a segment just removed: keep the
+ * file as the store's spare when nobody maps it, else unlink it. */
+static int ps__shm_retire_segment(ps__shm *s, const char *path, uint64_t size)
+{
+    if (size > 0 && size <= PS__SHM_SPARE_MAX && (s->max_bytes == 0 || size <= s->max_bytes)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                char spare[4400];
+                snprintf(spare, sizeof spare, "%s/" PS__SHM_SPARE, s->sdir);
+                if (rename(path, spare) == 0) { /* replaces an older spare */
+                    close(fd);
+                    return 0;
+                }
+            }
+            close(fd);
+        }
+    }
+    return unlink(path);
+}
+
+/* Take the store's spare segment as the temporary file `tmp`: returns its
+ * descriptor and in `*have` its size (all of it allocated), or -1 when there is
+ * no usable spare. */
+static int ps__shm_claim_spare(ps__shm *s, const char *tmp, off_t *have)
+{
+    char spare[4400];
+    snprintf(spare, sizeof spare, "%s/" PS__SHM_SPARE, s->sdir);
+    if (rename(spare, tmp) != 0)
+        return -1;
+    int fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    /* a reader still holding a lock on it opened it as an old object and will
+     * find the name gone; do not write under it */
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &sb) == 0 &&
+        S_ISREG(sb.st_mode)) {
+        *have = sb.st_size;
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
 /* A large object: written to a temporary segment (reserved with
  * posix_fallocate first), renamed into place and published under the mutex. */
 static ps_status ps__shm_put_large_fn(ps__shm *s, void *varg)
@@ -508,7 +574,10 @@ static ps_status ps__shm_put_large_fn(ps__shm *s, void *varg)
     char tmp[4400], path[4400];
     snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", s->sdir, p->uuid, (long)getpid());
     snprintf(path, sizeof path, "%s/%s", s->sdir, p->uuid);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    off_t have = 0; /* bytes of the file already allocated (a recycled spare) */
+    int fd = ps__shm_claim_spare(s, tmp, &have);
+    if (fd < 0)
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT) {
@@ -519,7 +588,11 @@ static ps_status ps__shm_put_large_fn(ps__shm *s, void *varg)
         return ps__seterr(ps__shm_errno_status(e), "%s: cannot create %s: %s", s->what, tmp,
                           strerror(e));
     }
-    int r = posix_fallocate(fd, 0, (off_t)p->len);
+    int r = 0;
+    if (have > (off_t)p->len && ftruncate(fd, (off_t)p->len) != 0)
+        r = errno;
+    else if (have < (off_t)p->len)
+        r = posix_fallocate(fd, have, (off_t)p->len - have);
     if (r != 0) {
         st = ps__seterr(ps__shm_errno_status(r),
                         "%s: cannot reserve %zu bytes of shared memory in %s: %s", s->what, p->len,
@@ -540,6 +613,8 @@ static ps_status ps__shm_put_large_fn(ps__shm *s, void *varg)
         }
         done += (size_t)w;
     }
+    close(fd); /* drops the claim's flock before readers can see the segment */
+    fd = -1;
     st = ps__shm_lock(a, s->what);
     if (st != PS_OK)
         goto fail;
@@ -555,12 +630,12 @@ static ps_status ps__shm_put_large_fn(ps__shm *s, void *varg)
             unlink(path);
     }
     ps__shm_unlock(a);
-    close(fd);
     if (st != PS_OK)
         unlink(tmp);
     return st;
 fail:
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     unlink(tmp);
     return st;
 }
@@ -682,10 +757,24 @@ static ps_status ps__shm_read_segment(ps__shm *s, const char *uuid, ps_bytes *ou
             return PS_NOT_FOUND;
         return ps__seterr(PS_EIO, "%s: cannot open %s: %s", s->what, path, strerror(errno));
     }
-    struct stat sb;
+    struct stat sb, now;
     ps_status st = PS_OK;
+    /* the shared lock marks the file as in use for as long as it is mapped or
+     * read (see ps__shm_retire_segment); EWOULDBLOCK: it is being recycled */
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            st = PS_NOT_FOUND;
+        else
+            st = ps__seterr(PS_EIO, "%s: cannot lock %s: %s", s->what, path, strerror(errno));
+        goto out;
+    }
     if (fstat(fd, &sb) != 0) {
         st = ps__seterr(PS_EIO, "%s: %s: %s", s->what, path, strerror(errno));
+        goto out;
+    }
+    /* evicted (and maybe recycled) between the open and the lock? */
+    if (stat(path, &now) != 0 || now.st_ino != sb.st_ino || now.st_dev != sb.st_dev) {
+        st = PS_NOT_FOUND;
         goto out;
     }
     size_t len = (size_t)sb.st_size;
@@ -773,7 +862,7 @@ static ps_status ps__shm_evict_fn(ps__shm *s, void *varg)
         if (slot->kind == PS__SHM_KIND_SEGMENT) {
             char path[4400];
             snprintf(path, sizeof path, "%s/%s", s->sdir, e->uuid);
-            if (unlink(path) != 0 && errno != ENOENT)
+            if (ps__shm_retire_segment(s, path, slot->size) != 0 && errno != ENOENT)
                 st = ps__seterr(PS_EIO, "%s: cannot remove %s: %s", s->what, path, strerror(errno));
         }
         if (st == PS_OK)

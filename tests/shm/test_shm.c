@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "connectors/shm/shm_internal.h"
@@ -488,6 +489,121 @@ static void test_damaged_index(void **state)
     free(sd);
 }
 
+static ino_t ino_of(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+static ino_t seg_ino(const char *sd, const ps_key *k)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", sd, ps_key_field(k, 0));
+    return ino_of(p);
+}
+
+/* An evicted segment that nobody maps becomes the store's spare and the next
+ * large put writes into it; a segment mapped by a view (of this or another
+ * process) is never reused; gc gives the spare back. */
+static void test_recycle(void **state)
+{
+    (void)state;
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(pst_shm_open(g_dir, "rc", NULL, &c));
+    char *sd = sdir_of("rc");
+    char spare[4400];
+    snprintf(spare, sizeof spare, "%s/.spare", sd);
+    size_t n = (size_t)1 << 20;
+    void *a = pattern(n, 11), *b = pattern(n, 12), *d = pattern(n, 13);
+    ps_key *ka = NULL, *kb = NULL, *kd = NULL, *ke = NULL;
+
+    PS_ASSERT_OK(ps_connector_put(c, a, n, NULL, &ka));
+    ino_t ia = seg_ino(sd, ka);
+    assert_true(ia != 0);
+    PS_ASSERT_OK(ps_connector_evict(c, ka));
+    assert_true(ino_of(spare) == ia); /* kept */
+    PS_ASSERT_OK(ps_connector_put(c, b, n, NULL, &kb));
+    assert_true(ino_of(spare) == 0);    /* taken ... */
+    assert_true(seg_ino(sd, kb) == ia); /* ... by the new object */
+    expect(c, kb, b, n, true);
+    PS_ASSERT_STATUS(ps_connector_get(c, ka, &(ps_bytes){0}), PS_NOT_FOUND);
+
+    /* a view in this process pins the segment */
+    ps_bytes v = PS_BYTES_INIT;
+    PS_ASSERT_OK(ps_connector_get(c, kb, &v));
+    PS_ASSERT_OK(ps_connector_evict(c, kb));
+    assert_true(ino_of(spare) == 0); /* unlinked, not kept */
+    PS_ASSERT_OK(ps_connector_put(c, d, n, NULL, &kd));
+    assert_true(seg_ino(sd, kd) != ia);
+    assert_memory_equal(v.data, b, n);
+    ps_bytes_free(&v);
+
+    /* a view in another process pins it too */
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ps_bytes cv = PS_BYTES_INIT;
+        char ch = ps_connector_get(c, kd, &cv) == PS_OK ? 'y' : 'n';
+        if (write(up[1], &ch, 1) != 1 || read(down[0], &ch, 1) != 1)
+            _exit(2);
+        _exit(cv.len == n && memcmp(cv.data, d, n) == 0 ? 0 : 1);
+    }
+    char ch = 0;
+    assert_int_equal(read(up[0], &ch, 1), 1);
+    assert_int_equal(ch, 'y');
+    ino_t id_ = seg_ino(sd, kd);
+    PS_ASSERT_OK(ps_connector_evict(c, kd));
+    assert_true(ino_of(spare) == 0);
+    PS_ASSERT_OK(ps_connector_put(c, a, n, NULL, &ke)); /* must not overwrite the child's view */
+    assert_true(seg_ino(sd, ke) != id_);
+    assert_int_equal(write(down[1], "x", 1), 1);
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+    expect(c, ke, a, n, true);
+
+    /* a smaller, then a larger object reuse the spare */
+    ino_t ie = seg_ino(sd, ke);
+    PS_ASSERT_OK(ps_connector_evict(c, ke));
+    assert_true(ino_of(spare) == ie);
+    ps_key_free(ka);
+    PS_ASSERT_OK(ps_connector_put(c, b, n - 4097, NULL, &ka));
+    assert_true(seg_ino(sd, ka) == ie);
+    expect(c, ka, b, n - 4097, true);
+    PS_ASSERT_OK(ps_connector_evict(c, ka));
+    void *big = pattern(3 * n, 14);
+    ps_key_free(kb);
+    PS_ASSERT_OK(ps_connector_put(c, big, 3 * n, NULL, &kb));
+    assert_true(seg_ino(sd, kb) == ie);
+    expect(c, kb, big, 3 * n, true);
+    PS_ASSERT_OK(ps_connector_evict(c, kb));
+
+    assert_true(ino_of(spare) == ie);
+    size_t removed = 0;
+    PS_ASSERT_OK(ps_shm_gc(g_dir, "rc", &removed));
+    assert_int_equal(removed, 1);
+    assert_true(ino_of(spare) == 0);
+
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+    ps_key_free(ka);
+    ps_key_free(kb);
+    ps_key_free(kd);
+    ps_key_free(ke);
+    free(a);
+    free(b);
+    free(d);
+    free(big);
+    free(sd);
+}
+
 int main(void)
 {
     g_dir = pst_shm_mkdtemp("unit");
@@ -506,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_removed_while_open),
         cmocka_unit_test(test_gc),
         cmocka_unit_test(test_damaged_index),
+        cmocka_unit_test(test_recycle),
     };
     int failed = cmocka_run_group_tests_name("shm.connector", tests, NULL, NULL);
     int left = pst_count_entries(g_dir);

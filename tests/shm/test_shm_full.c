@@ -131,6 +131,47 @@ static void test_segments_fill(void **state)
     assert_int_equal(pst_count_entries(g_dir), 0);
 }
 
+/* The spare segment an eviction keeps (recycling) gives its memory back when
+ * the file system fills: it is not a capacity leak. */
+static void test_spare_reclaimed(void **state)
+{
+    (void)state;
+    need_mount();
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(pst_shm_open(g_dir, "spare", ", \"max_objects\": 200", &c));
+    size_t n = (size_t)5 << 20;
+    unsigned char *d = malloc(n);
+    memset(d, 0xcd, n);
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(c, d, n, NULL, &k));
+    PS_ASSERT_OK(ps_connector_evict(c, k));
+    ps_key_free(k);
+    char spare[4400];
+    snprintf(spare, sizeof spare, "%s/proxystore-shm.spare/.spare", g_dir);
+    struct stat sb;
+    assert_int_equal(stat(spare, &sb), 0); /* kept for the next large put */
+    ps_key *keys[200] = {NULL};
+    size_t nsmall = 0;
+    ps_status st = PS_OK;
+    while (nsmall < 200 && (st = ps_connector_put(c, d, 60000, NULL, &keys[nsmall])) == PS_OK)
+        nsmall++;
+    assert_int_equal(st, PS_ENOSPC);
+    print_message("%zu objects of 60000 B after a 5 MiB spare; then: %s\n", nsmall,
+                  ps_last_error());
+    assert_true(nsmall * 60000 > n); /* the spare's pages were reused or freed */
+    for (size_t i = 0; i < nsmall; i++) {
+        ps_bytes b = PS_BYTES_INIT;
+        PS_ASSERT_OK(ps_connector_get(c, keys[i], &b));
+        assert_int_equal(b.len, 60000);
+        assert_memory_equal(b.data, d, 60000);
+        ps_bytes_free(&b);
+    }
+    ps_key_free_array(keys, 200);
+    free(d);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+    assert_int_equal(pst_count_entries(g_dir), 0);
+}
+
 /* An object larger than the whole file system. */
 static void test_too_large(void **state)
 {
@@ -181,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_segments_fill),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_open_when_full),
+        cmocka_unit_test(test_spare_reclaimed),
     };
     return cmocka_run_group_tests_name("shm.full", tests, setup, teardown);
 }

@@ -16,7 +16,7 @@
 /* ---- the arena file (<dir>/proxystore-shm.<name>/index) -------------------- */
 
 #define PS__SHM_MAGIC   UINT64_C(0x3130304d48535350) /* "PSSHM001" */
-#define PS__SHM_VERSION 1u
+#define PS__SHM_VERSION 2u                           /* 2: readers flock segments (recycling) */
 
 #define PS__SHM_NCLASS    11 /* heap blocks of 64 B << 0..10 (64 B .. 64 KiB) */
 #define PS__SHM_BLOCK_MIN ((uint64_t)64)
