@@ -994,9 +994,11 @@ static void rd_take_bulk(rd_reply *rep, ps_bytes *out)
  * probe: missing or empty value; GETRANGE, WATCH or MULTI forbidden or
  * unknown; a changed value) falls back to a plain GET, whose answer is the
  * one GET always gave. Other replies to the probe (WRONGTYPE, a broken reply)
- * are reported as GET's would be.
+ * are reported as GET's would be. RD_PROBE stays below 7 MiB: Redis's reply
+ * buffer for it is then below jemalloc's 8 MiB "oversize" class and reused,
+ * so the probe costs what a GET of that size costs.
  */
-#define RD_PROBE        ((size_t)4 * 1024 * 1024 + 1)
+#define RD_PROBE        ((size_t)6 * 1024 * 1024 + 1)
 #define RD_RANGE        ((size_t)1024 * 1024)
 #define RD_RANGE_WINDOW 2
 

@@ -418,14 +418,14 @@ static void test_100mib(void **state)
 }
 
 /*
- * A get asks for the first 4 MiB + 1 bytes with GETRANGE; longer values are
+ * A get asks for the first 6 MiB + 1 bytes with GETRANGE; longer values are
  * read in 1 MiB ranges under WATCH, anything unusual falls back to GET. The
  * sizes around those edges, and the answers GET gives for odd keys.
  */
 static void test_get_ranges(void **state)
 {
     (void)state;
-    const size_t probe = (size_t)4 * 1024 * 1024 + 1, range = (size_t)1024 * 1024;
+    const size_t probe = (size_t)6 * 1024 * 1024 + 1, range = (size_t)1024 * 1024;
     const size_t sizes[] = {0,         1,         probe - 2,     probe - 1,    probe,
                             probe + 1, 5 * range, 5 * range + 1, 9 * range + 3};
     size_t max = 9 * range + 3;
