@@ -178,10 +178,84 @@ static void test_threads(void **state)
     pthread_mutex_destroy(&sh.lock);
 }
 
+/*
+ * A large value overwritten while it is read: a get must return one whole
+ * value (the range path reads under WATCH and falls back to GET when the key
+ * changed), never a mix of two, and never a wrong length.
+ */
+enum { FLIP_ROUNDS = 12 };
+#define FLIP_LEN ((size_t)9 * 1024 * 1024 + 17)
+
+typedef struct flipper {
+    const char *id;
+    const unsigned char *vals[2];
+    atomic_int stop;
+    int failed;
+} flipper;
+
+static void *flip(void *arg)
+{
+    flipper *f = arg;
+    char host[256], sock[1024];
+    int port = 0;
+    redisContext *r = NULL;
+    if (!pstr_shared(host, sizeof host, &port, sock, sizeof sock) ||
+        (r = pstr_raw_tcp(host, port)) == NULL) {
+        f->failed = 1;
+        return NULL;
+    }
+    for (int i = 0; !atomic_load(&f->stop); i++)
+        if (pstr_raw_set(r, f->id, f->vals[i & 1], FLIP_LEN) != 0) {
+            f->failed = 1;
+            break;
+        }
+    redisFree(r);
+    return NULL;
+}
+
+static void test_get_while_overwritten(void **state)
+{
+    (void)state;
+    ps_connector *c = NULL;
+    char *json = pstr_shared_tcp_json(NULL);
+    assert_non_null(json);
+    PS_ASSERT_OK(ps_connector_open("redis", json, &c));
+    free(json);
+    unsigned char *a = malloc(FLIP_LEN), *b = malloc(FLIP_LEN);
+    assert_non_null(a);
+    assert_non_null(b);
+    memset(a, 'a', FLIP_LEN);
+    memset(b, 'b', FLIP_LEN);
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(c, a, FLIP_LEN, NULL, &k));
+    flipper f = {ps_key_field(k, 0), {a, b}, 0, 0};
+    atomic_init(&f.stop, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flip, &f), 0);
+    int bad = 0;
+    for (int i = 0; i < FLIP_ROUNDS; i++) {
+        ps_bytes out = PS_BYTES_INIT;
+        if (ps_connector_get(c, k, &out) != PS_OK || out.len != FLIP_LEN ||
+            (memcmp(out.data, a, FLIP_LEN) != 0 && memcmp(out.data, b, FLIP_LEN) != 0))
+            bad++;
+        ps_bytes_free(&out);
+    }
+    atomic_store(&f.stop, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(f.failed, 0);
+    assert_int_equal(bad, 0);
+    PS_ASSERT_OK(ps_connector_evict(c, k));
+    ps_key_free(k);
+    free(a);
+    free(b);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_get_while_overwritten),
     };
     return cmocka_run_group_tests_name("redis.threads", tests, NULL, NULL);
 }
