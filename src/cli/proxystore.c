@@ -393,20 +393,35 @@ static int psc_put_or_proxy(int argc, char **argv, bool proxy)
     return rc;
 }
 
+/*
+ * The common start of the commands that take one KEY and a store: parse the
+ * options in `opts`, the key and open the store. On PSC_OK the caller owns
+ * `*key` and `*s`; otherwise nothing is left open (a negative return means
+ * --help was printed).
+ */
+static int psc_key_command(int argc, char **argv, const char *opts, psc_args *a, ps_key **key,
+                           ps_store **s)
+{
+    int rc = psc_parse(argc, argv, opts, 1, 1, a);
+    if (rc != PSC_OK)
+        return rc;
+    if ((rc = psc_parse_key(a->pos[0], key)) != PSC_OK)
+        return rc;
+    if ((rc = psc_open_store(a->store, s)) != PSC_OK) {
+        ps_key_free(*key);
+        *key = NULL;
+    }
+    return rc;
+}
+
 static int psc_get(int argc, char **argv)
 {
     psc_args a;
-    int rc = psc_parse(argc, argv, "soh", 1, 1, &a);
+    ps_key *key = NULL;
+    ps_store *s = NULL;
+    int rc = psc_key_command(argc, argv, "soh", &a, &key, &s);
     if (rc != PSC_OK)
         return rc < 0 ? PSC_OK : rc;
-    ps_key *key = NULL;
-    if ((rc = psc_parse_key(a.pos[0], &key)) != PSC_OK)
-        return rc;
-    ps_store *s = NULL;
-    if ((rc = psc_open_store(a.store, &s)) != PSC_OK) {
-        ps_key_free(key);
-        return rc;
-    }
     ps_bytes b = PS_BYTES_INIT;
     ps_status st = ps_store_get(s, key, NULL, &b);
     if (st == PS_NOT_FOUND)
@@ -425,17 +440,11 @@ static int psc_get(int argc, char **argv)
 static int psc_exists_or_evict(int argc, char **argv, bool evict)
 {
     psc_args a;
-    int rc = psc_parse(argc, argv, "sh", 1, 1, &a);
+    ps_key *key = NULL;
+    ps_store *s = NULL;
+    int rc = psc_key_command(argc, argv, "sh", &a, &key, &s);
     if (rc != PSC_OK)
         return rc < 0 ? PSC_OK : rc;
-    ps_key *key = NULL;
-    if ((rc = psc_parse_key(a.pos[0], &key)) != PSC_OK)
-        return rc;
-    ps_store *s = NULL;
-    if ((rc = psc_open_store(a.store, &s)) != PSC_OK) {
-        ps_key_free(key);
-        return rc;
-    }
     ps_status st;
     if (evict) {
         st = ps_store_evict(s, key);
