@@ -103,6 +103,19 @@ static ps_status ps__encode(ps_store *s, const void *data, size_t len, ps_bytes 
     return PS_OK;
 }
 
+/* Encode one object for put or set, recording the encode time under
+ * `serialize_name` and the encoded size under `size_name` (metrics on). */
+static ps_status ps__encode_one(ps_store *s, const void *data, size_t len,
+                                const char *serialize_name, const char *size_name, ps_bytes *out)
+{
+    uint64_t ts = ps__t0(s);
+    PS__FORWARD(ps__encode(s, data, len, out));
+    ps__rec_time(s, serialize_name, ts);
+    if (s->metrics)
+        ps__metrics_set_attribute(s->metrics, size_name, out->len);
+    return PS_OK;
+}
+
 /* ---- lifetime ------------------------------------------------------------- */
 
 void ps_store_options_init(ps_store_options *o)
@@ -353,11 +366,8 @@ ps_status ps_store_put(ps_store *store, const void *data, size_t len, const ps_p
         return ps__closed_err(store, "put");
     uint64_t t0 = ps__t0(store);
     ps_bytes enc = PS_BYTES_INIT;
-    uint64_t ts = ps__t0(store);
-    PS__FORWARD(ps__encode(store, data, len, &enc));
-    ps__rec_time(store, "store.put.serialize", ts);
-    if (store->metrics)
-        ps__metrics_set_attribute(store->metrics, "store.put.object_size", enc.len);
+    PS__FORWARD(
+        ps__encode_one(store, data, len, "store.put.serialize", "store.put.object_size", &enc));
     ps_status st = ps__begin(store, "put");
     if (st == PS_OK) {
         uint64_t tc = ps__t0(store);
@@ -635,11 +645,8 @@ ps_status ps_store_set(ps_store *store, const ps_key *key, const void *data, siz
         return ps__closed_err(store, "set");
     uint64_t t0 = ps__t0(store);
     ps_bytes enc = PS_BYTES_INIT;
-    uint64_t ts = ps__t0(store);
-    PS__FORWARD(ps__encode(store, data, len, &enc));
-    ps__rec_time(store, "store.set.serialize", ts);
-    if (store->metrics)
-        ps__metrics_set_attribute(store->metrics, "store.set.object_size", enc.len);
+    PS__FORWARD(
+        ps__encode_one(store, data, len, "store.set.serialize", "store.set.object_size", &enc));
     ps_status st = ps__begin(store, "set");
     if (st == PS_OK) {
         uint64_t tc = ps__t0(store);
