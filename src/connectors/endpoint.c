@@ -1,6 +1,6 @@
 /*
- * The endpoint connector: upstream ProxyStore's EndpointConnector over
- * libcurl. See include/proxystore/connectors/endpoint.h for the contract.
+ * The endpoint connector: upstream ProxyStore's EndpointConnector over HTTP.
+ * See include/proxystore/connectors/endpoint.h for the contract.
  *
  * Requests (upstream's REST API, docs/protocol.md):
  *   GET  /endpoint                      -> {"uuid": "..."}
@@ -9,12 +9,15 @@
  *   POST /set?key=K&endpoint=E  (body)  -> 200
  *   POST /evict?key=K&endpoint=E        -> 200
  *
- * libcurl easy handles are kept in a small per-connector pool guarded by a
- * mutex; a handle is used by one thread at a time and keeps its connection
- * alive between requests.
+ * http:// URLs go through the built-in HTTP/1.1 client (endpoint/http.c:
+ * pooled keep-alive connections, one sendmsg and usually one recv per
+ * request). https:// URLs, and every URL when PROXYSTORE_ENDPOINT_HTTP=curl,
+ * go through libcurl: easy handles are kept in a small per-connector pool
+ * guarded by a mutex; a handle is used by one thread at a time and keeps its
+ * connection alive between requests.
  *
- * libcurl is loaded at run time (dlopen "libcurl.so.4") the first time an
- * endpoint connector opens, not linked: its dependency chain is some thirty
+ * libcurl is loaded at run time (dlopen "libcurl.so.4") the first time a
+ * connector needs it, not linked: its dependency chain is some thirty
  * shared libraries, and loading them at every exec of every program that
  * links libproxystore costs tens of milliseconds that a process resolving a
  * file or Redis proxy should not pay. Only <curl/curl.h>'s types and
@@ -32,6 +35,7 @@
 
 #include <curl/curl.h>
 
+#include "connectors/endpoint/http.h"
 #include "internal.h"
 #include "proxystore/connectors/endpoint.h"
 #include "proxystore/sys/connector.h"
@@ -56,8 +60,11 @@ typedef struct ep_conn {
     char *explicit_url;   /* NULL: discovered */
     char *token;
     long long timeout_ms;
-    char *auth_header; /* "Authorization: Bearer ..." or NULL */
-    /* request headers, built once: GET requests and POST requests */
+    char *auth_header;     /* "Authorization: Bearer ..." or NULL */
+    bool force_curl;       /* PROXYSTORE_ENDPOINT_HTTP=curl */
+    ps__http_client *http; /* the built-in client for an http:// url, else NULL */
+    /* libcurl (https://, or forced): request headers, built once: GET
+     * requests and POST requests */
     struct curl_slist *hdr_get, *hdr_post;
     pthread_mutex_t lock;
     CURL *pool[EP_POOL_MAX];
@@ -370,16 +377,34 @@ static ps_status ep_perform(ep_conn *c, CURL *h, ep_request *r)
 }
 
 /* Turn an HTTP error status into a status and message. */
-static ps_status ep_http_error(ep_conn *c, const ep_request *r)
+static ps_status ep_http_error(ep_conn *c, const char *op, long status, const ep_buf *resp)
 {
     ps_status st = PS_EPROTO;
-    if (r->status == 401 || r->status == 403)
+    if (status == 401 || status == 403)
         st = PS_EAUTH;
-    else if (r->status == 413)
+    else if (status == 413)
         st = PS_ETOOBIG;
-    int n = (int)(r->response->len < EP_BODY_SNIPPET ? r->response->len : EP_BODY_SNIPPET);
-    return ps__seterr(st, "endpoint %s: %s failed with error code %ld: %.*s", c->url, r->op,
-                      r->status, n, r->response->data ? (const char *)r->response->data : "");
+    int n = (int)(resp->len < EP_BODY_SNIPPET ? resp->len : EP_BODY_SNIPPET);
+    return ps__seterr(st, "endpoint %s: %s failed with error code %ld: %.*s", c->url, op, status, n,
+                      resp->data ? (const char *)resp->data : "");
+}
+
+/* One request through the built-in client: the body in `resp`. */
+static ps_status ep_call_http(ep_conn *c, const char *op, const char *method, const char *route,
+                              const char *key, const char *endpoint, const void *body, size_t len,
+                              ep_buf *resp, long *status)
+{
+    char *target = NULL;
+    PS__FORWARD(ep_build_url("", route, key, endpoint, &target));
+    ps__http_response r;
+    ps_status st = ps__http_request(c->http, method, target, body, len, &r);
+    ps_free(target);
+    if (st != PS_OK)
+        return ps__preferr(st, "endpoint %s: %s request failed", c->url, op);
+    resp->data = r.body;
+    resp->len = r.len;
+    *status = r.status;
+    return PS_OK;
 }
 
 /* One request to `route` with key/endpoint parameters; the body in `resp`. */
@@ -387,6 +412,12 @@ static ps_status ep_call(ep_conn *c, const char *op, const char *method, const c
                          const char *key, const char *endpoint, const void *body, size_t len,
                          ep_buf *resp, long *status)
 {
+    if (c->http) {
+        ps_status st = ep_call_http(c, op, method, route, key, endpoint, body, len, resp, status);
+        if (st == PS_OK && *status >= 400 && !(*status == 404 && strcmp(route, "/get") == 0))
+            st = ep_http_error(c, op, *status, resp);
+        return st;
+    }
     CURL *h = ep_handle_take(c);
     if (h == NULL)
         return PS__ENOMEM("curl handle");
@@ -397,11 +428,49 @@ static ps_status ep_call(ep_conn *c, const char *op, const char *method, const c
         st = ep_perform(c, h, &r);
         *status = r.status;
         if (st == PS_OK && r.status >= 400 && !(r.status == 404 && strcmp(route, "/get") == 0))
-            st = ep_http_error(c, &r);
+            st = ep_http_error(c, op, r.status, resp);
     }
     ps_free(url);
     ep_handle_give(c, h);
     return st;
+}
+
+/* libcurl loaded and the header lists built (once per connector). */
+static ps_status ep_curl_setup(ep_conn *c)
+{
+    PS__FORWARD(ep_curl_ready());
+    if (c->hdr_post != NULL)
+        return PS_OK;
+    /* "Expect:" drops the 100-continue round trip. */
+    struct curl_slist *hg = ep_curl.slist_append(NULL, "Expect:");
+    struct curl_slist *hp = ep_curl.slist_append(NULL, "Expect:");
+    bool ok = hg != NULL && hp != NULL;
+    if (ok && c->auth_header)
+        ok = ep_curl.slist_append(hg, c->auth_header) != NULL &&
+             ep_curl.slist_append(hp, c->auth_header) != NULL;
+    if (ok)
+        ok = ep_curl.slist_append(hp, "Content-Type: application/octet-stream") != NULL;
+    if (!ok) {
+        ep_curl.slist_free_all(hg);
+        ep_curl.slist_free_all(hp);
+        return PS__ENOMEM("request headers");
+    }
+    c->hdr_get = hg;
+    c->hdr_post = hp;
+    return PS_OK;
+}
+
+/* Choose how c->url is reached: the built-in client for http:// (unless
+ * PROXYSTORE_ENDPOINT_HTTP=curl), libcurl otherwise. */
+static ps_status ep_transport(ep_conn *c)
+{
+    ps__http_client_free(c->http);
+    c->http = NULL;
+    if (c->url == NULL)
+        return PS_OK;
+    if (!c->force_curl && strncmp(c->url, "http://", 7) == 0)
+        return ps__http_client_new(c->url, c->timeout_ms, c->auth_header, EP_POOL_MAX, &c->http);
+    return ep_curl_setup(c);
 }
 
 /* GET {url}/endpoint and parse the uuid (canonical) into out. */
@@ -497,7 +566,8 @@ static void ep_try_config(ep_search *s, const char *dir)
         return;
     }
     char answered[PS_UUID_STR_LEN + 1];
-    if (ep_query_uuid(s->c, answered) == PS_OK && strcmp(answered, uuid) == 0) {
+    if (ep_transport(s->c) == PS_OK && ep_query_uuid(s->c, answered) == PS_OK &&
+        strcmp(answered, uuid) == 0) {
         memcpy(s->c->uuid, uuid, sizeof s->c->uuid);
         s->found = true;
         ps_free(old);
@@ -506,6 +576,7 @@ static void ep_try_config(ep_search *s, const char *dir)
     ep_note(s, "; %s (%s) did not answer with its uuid", url, uuid);
     ps_free(s->c->url);
     s->c->url = old;
+    (void)ep_transport(s->c);
 }
 
 /* Walk `dir` top-down (sorted), skipping the root's own config as upstream. */
@@ -563,8 +634,11 @@ static void ep_free(ep_conn *c)
     for (size_t i = 0; i < c->npool; i++)
         ep_curl.easy_cleanup(c->pool[i]);
     pthread_mutex_destroy(&c->lock);
-    ep_curl.slist_free_all(c->hdr_get);
-    ep_curl.slist_free_all(c->hdr_post);
+    ps__http_client_free(c->http);
+    if (c->hdr_get)
+        ep_curl.slist_free_all(c->hdr_get);
+    if (c->hdr_post)
+        ep_curl.slist_free_all(c->hdr_post);
     ps_free(c->url);
     ps_free(c->endpoints);
     ps_free(c->proxystore_dir);
@@ -590,11 +664,18 @@ static ps_status ep_open(json_t *options, void **priv)
     static const char *const allowed[] = {"endpoints", "proxystore_dir", "url",
                                           "token",     "timeout_ms",     NULL};
     PS__FORWARD(ps__json_check_fields(options, "endpoint connector options", allowed));
-    PS__FORWARD(ep_curl_ready());
+    const char *mode = getenv("PROXYSTORE_ENDPOINT_HTTP");
+    bool force_curl = mode != NULL && strcmp(mode, "curl") == 0;
+    PS__RETURN_IF(mode != NULL && *mode != '\0' && !force_curl && strcmp(mode, "builtin") != 0,
+                  PS_EINVAL,
+                  "endpoint connector: PROXYSTORE_ENDPOINT_HTTP=\"%.64s\" must be \"curl\" or "
+                  "\"builtin\"",
+                  mode);
     ep_conn *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
         return PS__ENOMEM("endpoint connector");
     pthread_mutex_init(&c->lock, NULL);
+    c->force_curl = force_curl;
     ps_status st = PS_OK;
     json_t *eps = json_object_get(options, "endpoints");
     if (eps != NULL && !json_is_null(eps)) {
@@ -647,18 +728,6 @@ static ps_status ep_open(json_t *options, void **priv)
         }
         snprintf(c->auth_header, n, "Authorization: Bearer %s", c->token);
     }
-    /* "Expect:" drops the 100-continue round trip. */
-    struct curl_slist *hg = NULL, *hp = NULL;
-    if ((hg = ep_curl.slist_append(NULL, "Expect:")) == NULL ||
-        (hp = ep_curl.slist_append(NULL, "Expect:")) == NULL)
-        goto oom_headers;
-    c->hdr_get = hg;
-    c->hdr_post = hp;
-    if (c->auth_header && ((hg = ep_curl.slist_append(c->hdr_get, c->auth_header)) == NULL ||
-                           (hp = ep_curl.slist_append(c->hdr_post, c->auth_header)) == NULL))
-        goto oom_headers;
-    if ((hp = ep_curl.slist_append(c->hdr_post, "Content-Type: application/octet-stream")) == NULL)
-        goto oom_headers;
     if (c->explicit_url == NULL && c->n_endpoints == 0) {
         st = ps__seterr(PS_EINVAL,
                         "endpoint connector: \"endpoints\" must name at least one endpoint UUID "
@@ -683,6 +752,8 @@ static ps_status ep_open(json_t *options, void **priv)
         size_t n = strlen(c->url);
         while (n > 0 && c->url[n - 1] == '/')
             c->url[--n] = '\0';
+        if ((st = ep_transport(c)) != PS_OK)
+            goto fail;
         if ((st = ep_query_uuid(c, c->uuid)) != PS_OK) {
             ps__preferr(st, "endpoint connector: endpoint at %s does not answer", c->url);
             goto fail;
@@ -714,10 +785,6 @@ static ps_status ep_open(json_t *options, void **priv)
     }
     *priv = c;
     return PS_OK;
-oom_headers:
-    if (c->hdr_get == NULL)
-        ep_curl.slist_free_all(hg);
-    st = PS__ENOMEM("request headers");
 fail:
     ep_free(c);
     return st;
