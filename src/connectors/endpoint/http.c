@@ -155,8 +155,11 @@ ps_status ps__http_client_new(const char *url, long long timeout_ms, const char 
     while (pathlen > 0 && path[pathlen - 1] == '/')
         pathlen--;
     for (size_t i = 0; i < pathlen; i++)
-        PS__RETURN_IF(http_bad_char((unsigned char)path[i]), PS_EINVAL,
-                      "http client: URL \"%.200s\": bad character in the path", url);
+        PS__RETURN_IF(http_bad_char((unsigned char)path[i]) || path[i] == '?' || path[i] == '#',
+                      PS_EINVAL,
+                      "http client: URL \"%.200s\": bad character in the path (or a query or "
+                      "fragment)",
+                      url);
 
     ps__http_client *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
@@ -637,9 +640,14 @@ static ps_status http_read_to_eof(http_ctx *x, unsigned char **body, size_t *len
         size_t got = 0;
         PS__FORWARD(http_recv(x, *body + *len, cap - *len, 0, true, &got));
         if (got == 0)
-            return PS_OK;
+            break;
         *len += got;
     }
+    if (*len == 0) {
+        ps_free(*body);
+        *body = NULL;
+    }
+    return PS_OK;
 }
 
 static bool http_tchar(unsigned char ch)
