@@ -4,7 +4,8 @@
  * Per request, on a pooled connection: one sendmsg (header and body in one
  * call) and usually one recv (status line, header and a small body); a large
  * body with a Content-Length is received straight into its final buffer
- * with MSG_WAITALL. Blocking sockets with SO_RCVTIMEO/SO_SNDTIMEO: no poll.
+ * (256 KiB per recv). Blocking sockets with SO_RCVTIMEO/SO_SNDTIMEO: no
+ * poll.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,13 @@
 
 #define HTTP_CONNECT_TIMEOUT_MS 10000LL
 #define HTTP_BUF_INIT           (16 * 1024)
+/* Large bodies are received straight into their buffer, at most this much
+ * per recv. Measured on loopback (100 MiB get, medians of 25, interleaved):
+ * 256 KiB pieces 40-43 ms; one recv(MSG_WAITALL) for the whole rest
+ * 51-55 ms, pieces of 4 MiB or more 56-57 ms; libcurl (512 KiB buffer plus
+ * a copy) 48-50 ms. Large recvs into fresh memory take their page faults
+ * with the socket locked, which stalls the receive path. */
+#define HTTP_RECV_PIECE (256 * 1024)
 /* Bodies without a length (chunked, read to EOF) grow by at least this. */
 #define HTTP_GROW_MIN (64 * 1024)
 
@@ -524,7 +532,8 @@ static ps_status http_read_exact(http_ctx *x, unsigned char *dst, size_t n)
             memcpy(dst, k->buf + k->pos, take);
             k->pos += take;
         } else {
-            PS__FORWARD(http_recv(x, dst, n, MSG_WAITALL, false, &take));
+            PS__FORWARD(
+                http_recv(x, dst, n < HTTP_RECV_PIECE ? n : HTTP_RECV_PIECE, 0, false, &take));
         }
         dst += take;
         n -= take;
