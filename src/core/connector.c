@@ -322,6 +322,20 @@ ps_status ps_connector_put(ps_connector *conn, const void *data, size_t len,
     return ps__finish(conn, "put", st);
 }
 
+ps_status ps__connector_put_routed(ps_connector *conn, const void *data, size_t len,
+                                   const ps_put_options *opts, ps_key **key)
+{
+    *key = NULL;
+    PS__LOCK(conn);
+    ps_status st = conn->ops->put(conn->priv, data, len, opts, key);
+    PS__UNLOCK(conn);
+    if (st != PS_OK && *key) {
+        ps_key_free(*key);
+        *key = NULL;
+    }
+    return ps__finish(conn, "put", st);
+}
+
 ps_status ps_connector_get(ps_connector *conn, const ps_key *key, ps_bytes *out)
 {
     PS__CHECK_CONN(conn, "get");

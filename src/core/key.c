@@ -2,22 +2,48 @@
  * Keys: an immutable connector type plus fields, with one canonical text.
  * Memory layout: one allocation holding the struct, the field pointers, the
  * decoded fields and the canonical text.
+ *
+ * A wrapped key (ps_key_wrap: "multi:<name>/<inner key text>") also owns its
+ * inner key and borrows the inner key's text as its second field. Its own
+ * text is written into room reserved at wrap time, on first need (ps_key_str,
+ * ps_key_hash, ps_key_equal): a multi connector's put then costs one small
+ * allocation instead of escaping and hashing a long text that is often never
+ * read. The first reader writes the text; concurrent readers wait for it, so
+ * the const accessors stay thread-safe and can never fail.
  */
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
 #include "proxystore/sys/connector.h"
 
+/* States of a key's text (`ready`): a wrapped key's text is written once. */
+enum { PS__TEXT_EMPTY = 0, PS__TEXT_WRITING = 1, PS__TEXT_READY = 2 };
+
 struct ps_key {
-    uint64_t hash;
-    size_t size; /* bytes of the whole allocation (for ps_key_dup) */
-    size_t nfields;
-    size_t text_len;
-    const char *type; /* points into text, NUL-terminated copy after fields */
-    const char *text;
+    uint64_t hash;    /* of the text; valid once the text is ready */
+    const char *type; /* NUL-terminated copy after the fields */
+    char *text;       /* in the same allocation */
+    ps_key *inner;    /* a wrapped key's inner key (owned); NULL for plain keys */
+    /* Small integers: a key is at most a few times PS_KEY_MAX_TEXT bytes. */
+    uint32_t size;     /* bytes of the allocation less `spare` (for ps_key_dup) */
+    uint32_t spare;    /* bytes reserved after `size` for a wrapper (ps__key_reserve_wrap) */
+    int ready;         /* PS__TEXT_*; atomic for wrapped keys */
+    uint16_t text_len; /* known from the start, also before a wrapped key's text is written */
+    uint16_t n_pct;    /* %-escapes in the text (so a wrapper can size its own text) */
+    uint8_t nfields;
+    bool embedded; /* a wrapper that lives in its inner key's spare bytes */
     const char *fields[];
 };
+
+/* The small integers above hold every key's numbers. */
+_Static_assert(PS_KEY_MAX_TEXT <= UINT16_MAX && PS_KEY_MAX_FIELDS <= UINT8_MAX,
+               "key text and field limits fit the key's counters");
+
+/* Bytes the next ps_key_new() of this thread reserves for a wrapper, besides
+ * its own escaped text (see ps__key_reserve_wrap in internal.h); 0: none. */
+_Thread_local size_t ps__key_wrap_reserve __attribute__((tls_model("initial-exec")));
 
 /* 1 for the bytes a field may hold unescaped ([A-Za-z0-9._~-]). A table, not
  * range tests: random UUID text would mispredict the branches of the tests. */
@@ -101,6 +127,34 @@ static uint64_t ps__key_text_hash(const char *text, size_t len)
     return ps__fmix64(h);
 }
 
+/* `n` rounded up to a multiple of a key's alignment. */
+static size_t ps__align_up(size_t n)
+{
+    size_t a = _Alignof(ps_key);
+    return (n + a - 1) / a * a;
+}
+
+/* Write `n` bytes of `f` percent-encoded at `p` (`nesc` of them need an
+ * escape); returns the end. */
+static char *ps__put_escaped(char *p, const char *f, size_t n, size_t nesc)
+{
+    if (nesc == 0) {
+        memcpy(p, f, n);
+        return p + n;
+    }
+    const unsigned char *s = (const unsigned char *)f;
+    for (size_t j = 0; j < n; j++) {
+        if (ps__unreserved_tab[s[j]]) {
+            *p++ = (char)s[j];
+        } else {
+            *p++ = '%';
+            *p++ = ps__hex[s[j] >> 4];
+            *p++ = ps__hex[s[j] & 15];
+        }
+    }
+    return p;
+}
+
 ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields, ps_key **out)
 {
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_new: out is NULL");
@@ -114,7 +168,7 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     PS__RETURN_IF(fields == NULL, PS_EINVAL, "ps_key_new: fields is NULL");
     /* One pass over every field: its length and how many bytes need escaping. */
     size_t flens[PS_KEY_MAX_FIELDS], nesc[PS_KEY_MAX_FIELDS];
-    size_t raw = 0, text_len = tlen + 1 + (nfields - 1);
+    size_t raw = 0, text_len = tlen + 1 + (nfields - 1), n_pct = 0;
     for (size_t i = 0; i < nfields; i++) {
         PS__RETURN_IF(fields[i] == NULL, PS_EINVAL, "ps_key_new: field %zu is NULL", i);
         const unsigned char *f = (const unsigned char *)fields[i];
@@ -124,6 +178,7 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
             esc += ps__unreserved_tab[f[q]] ^ 1u;
         flens[i] = j;
         nesc[i] = esc;
+        n_pct += esc;
         raw += j + 1;
         text_len += j + 2 * esc;
     }
@@ -131,12 +186,23 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
                   "ps_key_new: key text would be %zu bytes, more than %d", text_len,
                   PS_KEY_MAX_TEXT);
     size_t size = sizeof(ps_key) + nfields * sizeof(char *) + raw + text_len + 1 + tlen + 1;
-    ps_key *k = ps_malloc(size);
+    size_t spare = 0;
+    if (ps__key_wrap_reserve != 0) { /* room for a wrapper: see ps__key_reserve_wrap */
+        size = ps__align_up(size);
+        spare = ps__key_wrap_reserve + text_len + 2 * (1 + (nfields - 1) + n_pct);
+        ps__key_wrap_reserve = 0;
+    }
+    ps_key *k = ps_malloc(size + spare);
     if (k == NULL)
         return PS__ENOMEM("key");
     char *p = (char *)k + sizeof(ps_key) + nfields * sizeof(char *);
-    k->size = size;
-    k->nfields = nfields;
+    k->size = (uint32_t)size;
+    k->spare = (uint32_t)spare;
+    k->embedded = false;
+    k->nfields = (uint8_t)nfields;
+    k->n_pct = (uint16_t)(n_pct);
+    k->inner = NULL;
+    k->ready = PS__TEXT_READY;
     for (size_t i = 0; i < nfields; i++) {
         memcpy(p, fields[i], flens[i] + 1);
         k->fields[i] = p;
@@ -147,27 +213,13 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     p += tlen;
     *p++ = ':';
     for (size_t i = 0; i < nfields; i++) {
-        if (nesc[i] == 0) {
-            memcpy(p, fields[i], flens[i]);
-            p += flens[i];
-        } else {
-            const unsigned char *s = (const unsigned char *)fields[i];
-            for (size_t j = 0; j < flens[i]; j++) {
-                if (ps__unreserved_tab[s[j]]) {
-                    *p++ = (char)s[j];
-                } else {
-                    *p++ = '%';
-                    *p++ = ps__hex[s[j] >> 4];
-                    *p++ = ps__hex[s[j] & 15];
-                }
-            }
-        }
+        p = ps__put_escaped(p, fields[i], flens[i], nesc[i]);
         if (i + 1 < nfields)
             *p++ = '/';
     }
     *p++ = '\0';
     k->text = text;
-    k->text_len = (size_t)(p - text - 1);
+    k->text_len = (uint16_t)(p - text - 1);
     memcpy(p, type, tlen + 1);
     k->type = p;
     k->hash = ps__key_text_hash(k->text, k->text_len);
@@ -206,7 +258,7 @@ ps_status ps_key_parse(const char *text, ps_key **out)
     if (k == NULL)
         return PS__ENOMEM("key");
     char *w = (char *)k + sizeof(ps_key) + nf * sizeof(char *);
-    size_t f = 0;
+    size_t f = 0, n_pct = 0;
     k->fields[f++] = w;
     ps_status st = PS_OK;
     for (size_t i = 0; i < body_len && st == PS_OK; i++) {
@@ -230,6 +282,7 @@ ps_status ps_key_parse(const char *text, ps_key **out)
             }
             *w++ = (char)v;
             i += 2;
+            n_pct++;
         } else {
             st = ps__seterr(PS_EINVAL, "invalid key \"%.64s\": character 0x%02x must be escaped",
                             text, c);
@@ -240,11 +293,16 @@ ps_status ps_key_parse(const char *text, ps_key **out)
         return st;
     }
     *w++ = '\0';
-    k->size = size;
-    k->nfields = nf;
+    k->size = (uint32_t)size;
+    k->nfields = (uint8_t)nf;
+    k->n_pct = (uint16_t)(n_pct);
+    k->inner = NULL;
+    k->spare = 0;
+    k->embedded = false;
+    k->ready = PS__TEXT_READY;
     memcpy(w, text, len + 1);
     k->text = w;
-    k->text_len = len;
+    k->text_len = (uint16_t)(len);
     w += len + 1;
     memcpy(w, text, tlen);
     w[tlen] = '\0';
@@ -254,16 +312,150 @@ ps_status ps_key_parse(const char *text, ps_key **out)
     return PS_OK;
 }
 
+/* Bytes of `s` (n of them) outside [A-Za-z0-9._~-]. */
+static size_t ps__count_reserved(const char *s, size_t n)
+{
+    size_t esc = 0;
+    for (size_t i = 0; i < n; i++)
+        esc += ps__unreserved_tab[(unsigned char)s[i]] ^ 1u;
+    return esc;
+}
+
+/* The bytes of a wrapper, all but its copy of the inner key's escaped text:
+ * struct, two field pointers, name, type, and its own text less that part. */
+static size_t ps__wrap_fixed(size_t tlen, size_t nlen, size_t name_esc)
+{
+    return sizeof(ps_key) + 2 * sizeof(char *) + (nlen + 1) + (tlen + 1) +
+           (tlen + 1 + nlen + 2 * name_esc + 1) + 1;
+}
+
+static ps_status ps__wrap_args(const char *type, const char *name, size_t *tlen, size_t *nlen)
+{
+    *tlen = type ? strnlen(type, 33) : 0;
+    *nlen = name ? strnlen(name, PS_KEY_MAX_TEXT + 1) : 0;
+    PS__RETURN_IF(type == NULL || !ps__type_ok(type, *tlen), PS_EINVAL,
+                  "ps_key_wrap: invalid key type \"%.40s\" (want [a-z0-9_]{1,32})",
+                  type ? type : "(null)");
+    PS__RETURN_IF(name == NULL || *nlen > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_wrap: name is %s",
+                  name ? "too long" : "NULL");
+    return PS_OK;
+}
+
+ps_status ps__key_wrap_prepare(const char *type, const char *name, ps__key_wrap_spec *spec)
+{
+    size_t tlen, nlen;
+    PS__FORWARD(ps__wrap_args(type, name, &tlen, &nlen));
+    spec->type = type;
+    spec->tlen = tlen;
+    spec->name = name;
+    spec->nlen = nlen;
+    spec->name_esc = ps__count_reserved(name, nlen);
+    spec->fixed = ps__wrap_fixed(tlen, nlen, spec->name_esc);
+    return PS_OK;
+}
+
+ps_status ps__key_wrap_with(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out)
+{
+    /* The inner text holds only unreserved bytes, ':', one '/' between
+     * fields and a '%' per escape: its escaped length needs no scan. */
+    size_t inner_esc = 1 + (inner->nfields - 1) + inner->n_pct;
+    size_t inner_len = inner->text_len + 2 * inner_esc;
+    size_t text_len = spec->tlen + 1 + spec->nlen + 2 * spec->name_esc + 1 + inner_len;
+    PS__RETURN_IF(text_len > PS_KEY_MAX_TEXT, PS_EINVAL,
+                  "ps_key_wrap: key text would be %zu bytes, more than %d", text_len,
+                  PS_KEY_MAX_TEXT);
+    size_t size = spec->fixed + inner_len;
+    ps_key *k;
+    bool embedded = inner->spare >= size && inner->inner == NULL;
+    if (embedded) {
+        k = (ps_key *)((char *)inner + inner->size);
+        inner->spare = 0; /* used */
+    } else if ((k = ps_malloc(size)) == NULL) {
+        return PS__ENOMEM("key");
+    }
+    char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
+    memcpy(p, spec->name, spec->nlen + 1);
+    k->fields[0] = p;
+    k->fields[1] = inner->text;
+    p += spec->nlen + 1;
+    memcpy(p, spec->type, spec->tlen + 1);
+    k->type = p;
+    k->text = p + spec->tlen + 1;
+    k->text_len = (uint16_t)(text_len);
+    k->hash = 0;
+    k->size = (uint32_t)size;
+    k->spare = 0;
+    k->embedded = embedded;
+    k->nfields = 2;
+    k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
+    k->inner = inner;
+    k->ready = PS__TEXT_EMPTY;
+    *out = k;
+    return PS_OK;
+}
+
+ps_status ps_key_wrap(const char *type, const char *name, ps_key *inner, ps_key **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_key_wrap: out is NULL");
+    *out = NULL;
+    PS__RETURN_IF(inner == NULL, PS_EINVAL, "ps_key_wrap: inner key is NULL");
+    ps__key_wrap_spec spec;
+    PS__FORWARD(ps__key_wrap_prepare(type, name, &spec));
+    return ps__key_wrap_with(&spec, inner, out);
+}
+
+/* Make sure a wrapped key's text is written; returns the key. The first
+ * caller writes it; one that comes while it is being written waits. */
+static const ps_key *ps__key_ready(const ps_key *key)
+{
+    if (key->inner == NULL || __atomic_load_n(&key->ready, __ATOMIC_ACQUIRE) == PS__TEXT_READY)
+        return key;
+    ps_key *k = (ps_key *)key; /* allocated writable by ps_key_wrap */
+    int expect = PS__TEXT_EMPTY;
+    if (__atomic_compare_exchange_n(&k->ready, &expect, PS__TEXT_WRITING, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_ACQUIRE)) {
+        const ps_key *in = k->inner;
+        char *p = k->text;
+        size_t tlen = strlen(k->type), nlen = strlen(k->fields[0]);
+        memcpy(p, k->type, tlen);
+        p += tlen;
+        *p++ = ':';
+        p = ps__put_escaped(p, k->fields[0], nlen, ps__count_reserved(k->fields[0], nlen));
+        *p++ = '/';
+        p = ps__put_escaped(p, ps__key_ready(in)->text, in->text_len, 1);
+        *p = '\0';
+        k->hash = ps__key_text_hash(k->text, k->text_len);
+        __atomic_store_n(&k->ready, PS__TEXT_READY, __ATOMIC_RELEASE);
+    } else {
+        while (__atomic_load_n(&k->ready, __ATOMIC_ACQUIRE) != PS__TEXT_READY)
+            sched_yield();
+    }
+    return key;
+}
+
+const ps_key *ps_key_inner(const ps_key *key)
+{
+    return key ? key->inner : NULL;
+}
+
 ps_status ps_key_dup(const ps_key *key, ps_key **out)
 {
     PS__RETURN_IF(key == NULL || out == NULL, PS_EINVAL, "ps_key_dup: NULL argument");
+    *out = NULL;
+    if (key->inner != NULL) {
+        ps_key *in;
+        PS__FORWARD(ps_key_dup(key->inner, &in));
+        ps_status st = ps_key_wrap(key->type, key->fields[0], in, out);
+        if (st != PS_OK)
+            ps_key_free(in);
+        return st;
+    }
     /* One block: copy it and move the inner pointers along. */
     ps_key *k = ps_malloc(key->size);
-    if (k == NULL) {
-        *out = NULL;
+    if (k == NULL)
         return PS__ENOMEM("key");
-    }
     memcpy(k, key, key->size);
+    k->spare = 0;
     ptrdiff_t d = (char *)k - (const char *)key;
     for (size_t i = 0; i < k->nfields; i++)
         k->fields[i] = key->fields[i] + d;
@@ -275,7 +467,12 @@ ps_status ps_key_dup(const ps_key *key, ps_key **out)
 
 void ps_key_free(ps_key *key)
 {
-    ps_free(key);
+    if (key == NULL)
+        return;
+    ps_key *inner = key->inner;
+    if (!key->embedded) /* else it lives in inner's block */
+        ps_free(key);
+    ps_key_free(inner);
 }
 
 void ps_key_free_array(ps_key **keys, size_t n)
@@ -290,7 +487,7 @@ void ps_key_free_array(ps_key **keys, size_t n)
 
 const char *ps_key_str(const ps_key *key)
 {
-    return key ? key->text : NULL;
+    return key ? ps__key_ready(key)->text : NULL;
 }
 
 const char *ps_key_type(const ps_key *key)
@@ -307,6 +504,8 @@ const char *ps_key_field(const ps_key *key, size_t i)
 {
     if (key == NULL || i >= key->nfields)
         return NULL;
+    if (key->inner != NULL && i == 1)
+        return ps_key_str(key->inner); /* the inner key's text, written if need be */
     return key->fields[i];
 }
 
@@ -314,13 +513,17 @@ bool ps_key_equal(const ps_key *a, const ps_key *b)
 {
     if (a == NULL || b == NULL)
         return false;
+    if (a == b)
+        return true;
+    ps__key_ready(a);
+    ps__key_ready(b);
     return a->hash == b->hash && a->text_len == b->text_len &&
            memcmp(a->text, b->text, a->text_len) == 0;
 }
 
 uint64_t ps_key_hash(const ps_key *key)
 {
-    return key ? key->hash : 0;
+    return key ? ps__key_ready(key)->hash : 0;
 }
 
 ps_status ps_key_new_uuid(const char *type, size_t n_extra, const char *const *extra, ps_key **key)
