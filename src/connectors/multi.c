@@ -24,6 +24,12 @@
 
 typedef struct ps__multi_entry {
     char *name;
+    ps__key_wrap_spec wrap; /* keys "multi:<name>/<inner>", checked once */
+    /* The policy's rules for a put without tags (ps__policy_put_rules), and
+     * whether put() may choose the entry at all (active, host matches). */
+    uint64_t min_size, max_size;
+    bool superset;
+    bool eligible;
     ps_policy *policy;
     ps_connector *conn; /* NULL when dormant */
     json_t *dormant;    /* the configuration {"kind", "options"} of a dormant entry */
@@ -78,9 +84,15 @@ static ps_status ps__multi_alloc(size_t n, ps__multi **out)
     return PS_OK;
 }
 
-/* Sort entry indices by priority, highest first; stable (insertion sort). */
+/* Sort entry indices by priority, highest first; stable (insertion sort).
+ * Also caches what put() checks of each entry (its connectors are set). */
 static void ps__multi_sort(ps__multi *m)
 {
+    for (size_t i = 0; i < m->n; i++) {
+        ps__multi_entry *e = &m->e[i];
+        ps__policy_put_rules(e->policy, &e->min_size, &e->max_size, &e->superset);
+        e->eligible = e->conn != NULL && e->host_ok;
+    }
     for (size_t i = 0; i < m->n; i++) {
         size_t idx = i, j = i;
         int64_t pri = ps_policy_priority(m->e[idx].policy);
@@ -189,6 +201,7 @@ static ps_status ps__multi_build_entry(ps__multi *m, size_t i, const ps__multi_s
     e->name = ps_strdup(s->name);
     if (e->name == NULL)
         return PS__ENOMEM("multi connector entry name");
+    PS__FORWARD(ps__key_wrap_prepare("multi", e->name, &e->wrap));
     char what[160];
     snprintf(what, sizeof what, "multi connector entry \"%.100s\": policy", s->name);
     if (s->policy == NULL || json_is_null(s->policy))
@@ -342,12 +355,14 @@ static ps_status ps__multi_config(void *priv, json_t **options)
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-static ps_status ps__multi_make_key(const char *name, const ps_key *inner, ps_key **out)
+/* The key of an object put through entry `name`: "multi:<name>/<inner key
+ * text>", holding `inner` (taken on success only) so that routing it back
+ * needs no parsing and its text is only written when someone reads it. */
+static ps_status ps__multi_make_key(const ps__multi_entry *e, ps_key *inner, ps_key **out)
 {
-    const char *fields[2] = {name, ps_key_str(inner)};
-    ps_status st = ps_key_new("multi", 2, fields, out);
+    ps_status st = ps__key_wrap_with(&e->wrap, inner, out);
     if (st != PS_OK)
-        return ps__preferr(st, "multi connector: key for entry \"%.100s\"", name);
+        return ps__preferr(st, "multi connector: key for entry \"%.100s\"", e->name);
     return PS_OK;
 }
 
@@ -369,18 +384,24 @@ ps_status ps_multi_key_inner(const ps_key *key, ps_key **inner)
     *inner = NULL;
     const char *name;
     PS__FORWARD(ps_multi_key_connector_name(key, &name));
-    ps_status st = ps_key_parse(ps_key_field(key, 1), inner);
+    const ps_key *held = ps_key_inner(key); /* a key this process made */
+    ps_status st = held ? ps_key_dup(held, inner) : ps_key_parse(ps_key_field(key, 1), inner);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
     return PS_OK;
 }
 
-/* Find the active entry named by `key` and parse its inner key. */
+/*
+ * Find the active entry named by `key` and its inner key: borrowed from a key
+ * this process made (`*owned` NULL), else parsed from the key's text into
+ * `*owned`, which the caller frees.
+ */
 static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entry **entry,
-                                 ps_key **inner)
+                                 const ps_key **inner, ps_key **owned)
 {
     *entry = NULL;
     *inner = NULL;
+    *owned = NULL;
     const char *name;
     PS__FORWARD(ps_multi_key_connector_name(key, &name));
     ps__multi_entry *e = ps__multi_find(m, name);
@@ -392,7 +413,11 @@ static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entr
                   "multi connector: the connector \"%.100s\" associated with key \"%.200s\" is "
                   "dormant (its policy does not match this host)",
                   name, ps_key_str(key));
-    PS__FORWARD(ps_multi_key_inner(key, inner));
+    *inner = ps_key_inner(key);
+    if (*inner == NULL) {
+        PS__FORWARD(ps_multi_key_inner(key, owned));
+        *inner = *owned;
+    }
     *entry = e;
     return PS_OK;
 }
@@ -426,12 +451,16 @@ static ps_status ps__multi_no_policy(size_t size, const ps_put_options *opts)
                       size, tags);
 }
 
-/* The first entry, by priority, that takes an object of `size` bytes. */
+/* The first entry, by priority, that takes an object of `size` bytes. A put
+ * without tags is decided from the rules cached in the entries. */
 static ps__multi_entry *ps__multi_choose(ps__multi *m, size_t size, const ps_put_options *opts)
 {
+    bool tags = opts && (opts->n_subset_tags > 0 || opts->n_superset_tags > 0);
     for (size_t k = 0; k < m->n; k++) {
         ps__multi_entry *e = &m->e[m->order[k]];
-        if (e->conn && e->host_ok && ps__policy_accepts(e->policy, (uint64_t)size, opts))
+        if (!e->eligible || (uint64_t)size < e->min_size || (uint64_t)size > e->max_size)
+            continue;
+        if (tags ? ps__policy_accepts(e->policy, (uint64_t)size, opts) : !e->superset)
             return e;
     }
     return NULL;
@@ -445,27 +474,30 @@ static ps_status ps__multi_put(void *priv, const void *data, size_t len, const p
     if (e == NULL)
         return ps__multi_no_policy(len, opts);
     ps_key *inner;
-    ps_status st = ps_connector_put(e->conn, data, len, opts, &inner);
+    ps__key_reserve_wrap(&e->wrap); /* the inner key gets room for ours */
+    ps_status st = ps__connector_put_routed(e->conn, data, len, opts, &inner);
+    ps__key_reserve_clear();
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
-    st = ps__multi_make_key(e->name, inner, key);
-    if (st != PS_OK) {
+    st = ps__multi_make_key(e, inner, key);
+    if (st != PS_OK) { /* the object is stored but cannot be named: take it back */
         char msg[PS__ERRMSG_SIZE];
         snprintf(msg, sizeof msg, "%s", ps_last_error());
         ps_connector_evict(e->conn, inner);
+        ps_key_free(inner);
         ps__seterr(st, "%s", msg);
     }
-    ps_key_free(inner);
     return st;
 }
 
 static ps_status ps__multi_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     ps__multi_entry *e;
-    ps_key *inner;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
+    const ps_key *inner;
+    ps_key *owned;
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
     ps_status st = ps_connector_get(e->conn, inner, out);
-    ps_key_free(inner);
+    ps_key_free(owned);
     if (st != PS_OK && st != PS_NOT_FOUND)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return st;
@@ -474,10 +506,11 @@ static ps_status ps__multi_get(void *priv, const ps_key *key, ps_bytes *out)
 static ps_status ps__multi_exists(void *priv, const ps_key *key, bool *exists)
 {
     ps__multi_entry *e;
-    ps_key *inner;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
+    const ps_key *inner;
+    ps_key *owned;
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
     ps_status st = ps_connector_exists(e->conn, inner, exists);
-    ps_key_free(inner);
+    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -486,10 +519,11 @@ static ps_status ps__multi_exists(void *priv, const ps_key *key, bool *exists)
 static ps_status ps__multi_evict(void *priv, const ps_key *key)
 {
     ps__multi_entry *e;
-    ps_key *inner;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
+    const ps_key *inner;
+    ps_key *owned;
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
     ps_status st = ps_connector_evict(e->conn, inner);
-    ps_key_free(inner);
+    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -497,19 +531,20 @@ static ps_status ps__multi_evict(void *priv, const ps_key *key)
 
 /* Scratch arrays for the batch calls, one allocation. */
 typedef struct ps__multi_scratch {
-    size_t *entry;      /* entry index per item */
-    size_t *pos;        /* positions of the items of one entry */
-    ps_key **inner;     /* inner keys per item (get_batch) or per group (put_batch) */
-    const ps_key **sub; /* inner keys of one group (get_batch) */
-    ps_iov *iov;        /* items of one group (put_batch) */
-    ps_bytes *outs;     /* results of one group (get_batch) */
-    bool *found;        /* flags of one group (get_batch) */
+    size_t *entry;       /* entry index per item */
+    size_t *pos;         /* positions of the items of one entry */
+    ps_key **inner;      /* parsed inner keys per item (get_batch) or per group (put_batch) */
+    const ps_key **view; /* inner keys per item, borrowed or parsed (get_batch) */
+    const ps_key **sub;  /* inner keys of one group (get_batch) */
+    ps_iov *iov;         /* items of one group (put_batch) */
+    ps_bytes *outs;      /* results of one group (get_batch) */
+    bool *found;         /* flags of one group (get_batch) */
 } ps__multi_scratch;
 
 static void *ps__multi_scratch_new(size_t n, ps__multi_scratch *s)
 {
-    size_t each = sizeof(size_t) * 2 + sizeof(ps_key *) + sizeof(ps_key *) + sizeof(ps_iov) +
-                  sizeof(ps_bytes) + sizeof(bool);
+    size_t each = sizeof(size_t) * 2 + sizeof(ps_key *) * 3 + sizeof(ps_iov) + sizeof(ps_bytes) +
+                  sizeof(bool);
     if (n == 0 || n > SIZE_MAX / each)
         return NULL;
     unsigned char *p = ps_calloc(n, each);
@@ -521,7 +556,8 @@ static void *ps__multi_scratch_new(size_t n, ps__multi_scratch *s)
     s->entry = (size_t *)(s->iov + n);
     s->pos = s->entry + n;
     s->inner = (ps_key **)(s->pos + n);
-    s->sub = (const ps_key **)(s->inner + n);
+    s->view = (const ps_key **)(s->inner + n);
+    s->sub = s->view + n;
     s->found = (bool *)(s->sub + n);
     return p;
 }
@@ -566,12 +602,14 @@ static ps_status ps__multi_put_batch(void *priv, size_t n, const ps_iov *items,
         char msg[PS__ERRMSG_SIZE] = "";
         for (size_t j = 0; j < cnt; j++) {
             if (st == PS_OK) {
-                st = ps__multi_make_key(e->name, s.inner[j], &keys[s.pos[j]]);
-                if (st != PS_OK)
-                    snprintf(msg, sizeof msg, "%s", ps_last_error());
+                st = ps__multi_make_key(e, s.inner[j], &keys[s.pos[j]]);
+                if (st == PS_OK) { /* the new key holds the inner one */
+                    s.inner[j] = NULL;
+                    continue;
+                }
+                snprintf(msg, sizeof msg, "%s", ps_last_error());
             }
-            if (st != PS_OK) /* not wrapped: remove it here */
-                ps_connector_evict(e->conn, s.inner[j]);
+            ps_connector_evict(e->conn, s.inner[j]); /* not wrapped: remove it here */
             ps_key_free(s.inner[j]);
             s.inner[j] = NULL;
         }
@@ -596,7 +634,7 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
     ps_status st = PS_OK;
     for (size_t i = 0; i < n && st == PS_OK; i++) {
         ps__multi_entry *e;
-        st = ps__multi_route(m, keys[i], &e, &s.inner[i]);
+        st = ps__multi_route(m, keys[i], &e, &s.view[i], &s.inner[i]);
         if (st == PS_OK)
             s.entry[i] = (size_t)(e - m->e);
     }
@@ -605,7 +643,7 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
         for (size_t i = 0; i < n; i++)
             if (s.entry[i] == g) {
                 s.pos[cnt] = i;
-                s.sub[cnt++] = s.inner[i];
+                s.sub[cnt++] = s.view[i];
             }
         if (cnt == 0)
             continue;
@@ -677,6 +715,8 @@ ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_co
             st = PS__ENOMEM("multi connector entry name");
             break;
         }
+        if ((st = ps__key_wrap_prepare("multi", e->name, &e->wrap)) != PS_OK)
+            break;
         st = entries[i].policy ? ps_policy_dup(entries[i].policy, &e->policy)
                                : ps_policy_new(&e->policy);
         if (st == PS_OK)

@@ -469,6 +469,14 @@ bool ps__policy_accepts(const ps_policy *p, uint64_t size, const ps_put_options 
            ps__superset_ok(p, sup, opts ? opts->n_superset_tags : 0);
 }
 
+void ps__policy_put_rules(const ps_policy *p, uint64_t *min_size, uint64_t *max_size,
+                          bool *superset)
+{
+    *min_size = p->min_size;
+    *max_size = p->max_size;
+    *superset = p->n_superset > 0;
+}
+
 bool ps_policy_equal(const ps_policy *a, const ps_policy *b)
 {
     if (a == NULL || b == NULL)

@@ -28,4 +28,12 @@ ps_status ps__policy_from_jsonv(const json_t *obj, const char *what, ps_policy *
  */
 bool ps__policy_accepts(const ps_policy *policy, uint64_t size, const ps_put_options *opts);
 
+/*
+ * What a put without tags needs of the policy, for a router to cache: the
+ * size range, and whether it has superset tags (then only a put carrying
+ * those tags matches). With tags, ps__policy_accepts() decides.
+ */
+void ps__policy_put_rules(const ps_policy *policy, uint64_t *min_size, uint64_t *max_size,
+                          bool *superset);
+
 #endif
