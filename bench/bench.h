@@ -140,6 +140,7 @@ typedef struct bench_row {
     char target[160];
     int holds;          /* 1 holds, 0 does not, -1 unknown (not measured) */
     double token_bytes; /* token rows: encoded size; else < 0 */
+    double overhead;    /* put_routed rows: median paired time ratio - 1; else NAN */
 } bench_row;
 
 /* Append a row (copied) and return it for further edits. */

@@ -52,6 +52,7 @@ typedef enum raw_family {
 #define CASE_FRESH          0x10u /* proxy rows include a fresh process */
 #define CASE_BATCH_REDIS    0x20u /* batches compare to redis-benchmark -P 100 */
 #define CASE_CLIENTS        0x40u /* put_8clients, get_64clients, put_64clients rows */
+#define CASE_ROUTED         0x80u /* put_routed row: interleaved with the chosen connector */
 
 typedef struct bench_case {
     const char *name;      /* row "connector" column */
@@ -84,7 +85,7 @@ static const bench_case g_cases[] = {
      "{\"name\": \"large\", \"connector\": {\"kind\": \"file\", \"options\": "
      "{\"store_dir\": \"${DIR}/multi-file\", \"clear\": false}}, \"policy\": "
      "{\"priority\": 1, \"min_size_bytes\": 1048577}}]}",
-     NULL, 0, RAW_NONE, RAW_PAGECACHE, NULL},
+     NULL, CASE_ROUTED, RAW_NONE, RAW_PAGECACHE, NULL},
     {"daos", "daos", NULL, "PS_BENCH_DAOS_OPTIONS", CASE_PROXY, RAW_NONE, RAW_NONE,
      "skipped: no DAOS emulation configured (PS_BENCH_DAOS_OPTIONS)"},
     {"shm", "shm", "{\"name\": \"psbench-${ID}\"}", NULL, CASE_PROXY | CASE_FRESH, RAW_NONE,
@@ -172,11 +173,12 @@ typedef struct case_env {
     int serial; /* for unique store names */
 } case_env;
 
-/* Open a new store over a new connector of the case. */
-static ps_status open_store(case_env *e, long cache_size, bool reg, ps_store **out)
+/* Open a new store over a new connector of kind `kind` with `options`. */
+static ps_status open_store_of(case_env *e, const char *kind, const char *options, long cache_size,
+                               bool reg, ps_store **out)
 {
     ps_connector *conn = NULL;
-    ps_status s = ps_connector_open(e->c->kind, e->options, &conn);
+    ps_status s = ps_connector_open(kind, options, &conn);
     if (s != PS_OK)
         return s;
     ps_store_options o;
@@ -186,6 +188,12 @@ static ps_status open_store(case_env *e, long cache_size, bool reg, ps_store **o
     char name[128];
     snprintf(name, sizeof name, "bench-%s-%s-%d", e->c->name, e->id, e->serial++);
     return ps_store_new(name, conn, &o, out);
+}
+
+/* Open a new store over a new connector of the case. */
+static ps_status open_store(case_env *e, long cache_size, bool reg, ps_store **out)
+{
+    return open_store_of(e, e->c->kind, e->options, cache_size, reg, out);
 }
 
 /* ---- operations ------------------------------------------------------------------------ */
@@ -592,6 +600,101 @@ static bool wanted(const bench_case *c)
     return !bench_g_opts.only || strstr(c->name, bench_g_opts.only) != NULL;
 }
 
+/*
+ * put_routed (multi case): the routing overhead of a put, measured against
+ * the connector the policy chooses (a local connector) called directly.
+ * Groups of 64 puts of 1 KiB alternate between the multi store and a store
+ * over a plain local connector, in a random order per pair, and the row's
+ * `overhead` is the median over pairs of (multi time / direct time) - 1.
+ * Pairing cancels the machine's drift, which on a shared VM is larger than
+ * the few percent being measured; the random order keeps periodic costs
+ * (the UUID pool refills every 256 keys) from landing on one side only.
+ * Objects are evicted after each group, untimed.
+ */
+#define ROUTED_GROUP     64
+#define ROUTED_MIN_PAIRS 200
+
+static ps_status routed_group(ps_store *st, const void *data, ps_key **keys, double *ns)
+{
+    uint64_t t0 = ps_now_ns();
+    ps_status s = PS_OK;
+    size_t n = 0;
+    for (; n < ROUTED_GROUP && s == PS_OK; n++)
+        s = ps_store_put(st, data, BENCH_KIB, NULL, &keys[n]);
+    *ns = (double)(ps_now_ns() - t0) / ROUTED_GROUP;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i] && ps_store_evict(st, keys[i]) != PS_OK && s == PS_OK)
+            s = PS_EINTERNAL;
+        ps_key_free(keys[i]);
+        keys[i] = NULL;
+    }
+    return s;
+}
+
+static void run_routed(case_env *e)
+{
+    ps_store *plain = NULL; /* a fresh multi store, as fresh as the direct one */
+    bench_row *row = bench_row_add(e->c->name, "put_routed", BENCH_KIB);
+    char *opts = expand("{\"store_id\": \"bench-direct-${ID}\"}", e->dir, e->id);
+    ps_store *direct = NULL;
+    void *data = bench_pattern(BENCH_KIB, 11);
+    size_t cap = bench_g_opts.quick ? ROUTED_MIN_PAIRS : 20000;
+    double *ratio = ps_calloc(cap, sizeof *ratio), *mt = ps_calloc(cap, sizeof *mt);
+    ps_status s = PS_ENOMEM;
+    if (opts && data && ratio && mt)
+        s = open_store(e, 0, false, &plain);
+    if (s == PS_OK)
+        s = open_store_of(e, "local", opts, 0, false, &direct);
+    size_t n = 0;
+    double budget = bench_g_opts.quick ? 0.05 : 3.0;
+    uint64_t rng = 0x9e3779b97f4a7c15ull, t0 = ps_now_ns();
+    ps_key *keys[ROUTED_GROUP] = {0};
+    double sum_m = 0, sum_d = 0;
+    while (s == PS_OK && n < cap &&
+           (n < ROUTED_MIN_PAIRS || (double)(ps_now_ns() - t0) / 1e9 < budget)) {
+        rng ^= rng << 13; /* xorshift64: a fixed, reproducible order */
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        double tm = 0, td = 0;
+        if (rng & 1) {
+            s = routed_group(plain, data, keys, &tm);
+            if (s == PS_OK)
+                s = routed_group(direct, data, keys, &td);
+        } else {
+            s = routed_group(direct, data, keys, &td);
+            if (s == PS_OK)
+                s = routed_group(plain, data, keys, &tm);
+        }
+        if (s == PS_OK && td > 0) {
+            ratio[n] = tm / td;
+            mt[n] = tm;
+            sum_m += tm;
+            sum_d += td;
+            n++;
+        }
+    }
+    if (s != PS_OK || n == 0) {
+        row->status = BENCH_ERROR;
+        snprintf(row->note, sizeof row->note, "error: %s: %s", ps_status_name(s), ps_last_error());
+    } else {
+        bench_op op = {NULL, NULL, NULL, ROUTED_GROUP, 1, BENCH_KIB};
+        bench_stats_from_samples(mt, n, 1, &op, false, &row->st);
+        bench_stats ratios;
+        bench_stats_from_samples(ratio, n, 1, &op, false, &ratios);
+        row->status = BENCH_OK;
+        row->overhead = ratios.median_ns - 1.0;
+        snprintf(row->note, sizeof row->note,
+                 "%zu interleaved pairs of %d puts; mean %.0f ns routed vs %.0f ns direct", n,
+                 ROUTED_GROUP, sum_m / (double)n, sum_d / (double)n);
+    }
+    ps_store_close(direct, PS_CLEAR_ALL);
+    ps_store_close(plain, PS_CLEAR_ALL);
+    ps_free(ratio);
+    ps_free(mt);
+    ps_free(data);
+    ps_free(opts);
+}
+
 static void run_case(const bench_case *c, int index)
 {
     case_env e = {.c = c};
@@ -645,6 +748,8 @@ static void run_case(const bench_case *c, int index)
     uint64_t t0 = ps_now_ns();
     run_sizes(&e, plain, cached);
     run_batches(&e, plain);
+    if (c->flags & CASE_ROUTED)
+        run_routed(&e);
     for (size_t i = 0; i < NMT_ROWS; i++)
         if (c->flags & g_mt_rows[i].flag)
             run_mt(&e, plain, g_mt_rows[i].op, g_mt_rows[i].put, g_mt_rows[i].clients);
