@@ -466,6 +466,19 @@ static ps__multi_entry *ps__multi_choose(ps__multi *m, size_t size, const ps_put
     return NULL;
 }
 
+/* An object is stored but its key could not be made: evict it and free the
+ * inner key, keeping the message of the failure `st`. Out of line, so the
+ * put path does not carry its message buffer on the stack. */
+__attribute__((noinline, cold)) static void ps__multi_take_back(ps__multi_entry *e, ps_key *inner,
+                                                                ps_status st)
+{
+    char msg[PS__ERRMSG_SIZE];
+    snprintf(msg, sizeof msg, "%s", ps_last_error());
+    ps_connector_evict(e->conn, inner);
+    ps_key_free(inner);
+    ps__seterr(st, "%s", msg);
+}
+
 static ps_status ps__multi_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
                                ps_key **key)
 {
@@ -480,13 +493,8 @@ static ps_status ps__multi_put(void *priv, const void *data, size_t len, const p
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     st = ps__multi_make_key(e, inner, key);
-    if (st != PS_OK) { /* the object is stored but cannot be named: take it back */
-        char msg[PS__ERRMSG_SIZE];
-        snprintf(msg, sizeof msg, "%s", ps_last_error());
-        ps_connector_evict(e->conn, inner);
-        ps_key_free(inner);
-        ps__seterr(st, "%s", msg);
-    }
+    if (st != PS_OK)
+        ps__multi_take_back(e, inner, st);
     return st;
 }
 
