@@ -403,6 +403,7 @@ static ps_status ep_call_http(ep_conn *c, const char *op, const char *method, co
         return ps__preferr(st, "endpoint %s: %s request failed", c->url, op);
     resp->data = r.body;
     resp->len = r.len;
+    resp->cap = r.cap;
     *status = r.status;
     return PS_OK;
 }
@@ -876,11 +877,12 @@ static ps_status ep_put(void *priv, const void *data, size_t len, const ps_put_o
     return st;
 }
 
+/* `opaque` is the buffer's capacity: large ones are kept as the HTTP
+ * client's spare (see ps__http_body_release). */
 static void ep_release_buffer(void *opaque, void *data, size_t len)
 {
-    (void)opaque;
     (void)len;
-    ps_free(data);
+    ps__http_body_release(data, (size_t)(uintptr_t)opaque);
 }
 
 static ps_status ep_get(void *priv, const ps_key *key, ps_bytes *out)
@@ -901,11 +903,12 @@ static ps_status ep_get(void *priv, const ps_key *key, ps_bytes *out)
         resp.data = ps_malloc(1);
         if (resp.data == NULL)
             return PS__ENOMEM("empty object");
+        resp.cap = 1;
     }
     out->data = resp.data;
     out->len = resp.len;
     out->release = ep_release_buffer;
-    out->opaque = NULL;
+    out->opaque = (void *)(uintptr_t)resp.cap;
     return PS_OK;
 }
 

@@ -22,8 +22,9 @@ _next_conn = 0
 _lock = threading.Lock()
 
 
-def pattern(n):
-    return bytes((i * 7 + 3) % 251 for i in range(n))
+def pattern(n, seed=0):
+    block = bytes((i * 7 + 3 + seed) % 251 for i in range(251))
+    return (block * (n // 251 + 1))[:n]
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -95,7 +96,7 @@ class Handler(socketserver.BaseRequestHandler):
                     (self.conn_id, self.nreq, auth, q.get("x", ""))).encode())
 
     def r_cl(self, method, q, headers, body):
-        self.reply(pattern(int(q.get("n", "100"))))
+        self.reply(pattern(int(q.get("n", "100")), int(q.get("seed", "0"))))
 
     def r_echo(self, method, q, headers, body):
         info = "method=%s len=%s type=%s expect=%s " % (

@@ -132,12 +132,17 @@ static unsigned char *get_ok(ps__http_client *c, const char *target, size_t *len
     return r.body;
 }
 
-static void check_pattern(const unsigned char *p, size_t n, size_t want)
+static void check_seeded(const unsigned char *p, size_t n, size_t want, unsigned seed)
 {
     assert_int_equal(n, want);
     for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)((i * 7 + 3) % 251))
+        if (p[i] != (unsigned char)(((i % 251) * 7 + 3 + seed) % 251))
             fail_msg("byte %zu of %zu differs", i, n);
+}
+
+static void check_pattern(const unsigned char *p, size_t n, size_t want)
+{
+    check_seeded(p, n, want, 0);
 }
 
 static void get_pattern(ps__http_client *c, const char *route, size_t n, const char *extra)
@@ -172,7 +177,7 @@ static uint64_t connects(ps__http_client *c)
 
 static void expect_error(ps__http_client *c, const char *target, ps_status want, const char *text)
 {
-    ps__http_response r = {0, NULL, 0};
+    ps__http_response r = {0, NULL, 0, 0};
     ps_status st = get(c, target, &r);
     if (st != want)
         fail_msg("GET %s returned %s, want %s (%s)", target, ps_status_name(st),
@@ -488,13 +493,43 @@ static void test_body_allocation_failure(void **state)
     ps__http_client *c = client(5000);
     ps_allocator a = {PS_ALLOCATOR_VERSION, NULL, small_malloc, small_realloc, small_free};
     PS_ASSERT_OK(ps_set_allocator(&a));
-    ps__http_response r = {0, NULL, 0};
+    ps__http_response r = {0, NULL, 0, 0};
     ps_status st = get(c, "/huge-length", &r);
     PS_ASSERT_OK(ps_set_allocator(NULL));
     assert_int_equal(st, PS_ENOMEM);
     assert_non_null(strstr(ps_last_error(), "4611686018427387904"));
     assert_null(r.body);
     ps__http_client_free(c);
+}
+
+/* A released large body is reused for the next one that fits, and fully
+ * overwritten. */
+static void test_spare_buffer(void **state)
+{
+    (void)state;
+    ps__http_client *c = client(0);
+    ps__http_response r;
+    PS_ASSERT_OK(get(c, "/cl?n=10485760&seed=1", &r));
+    check_seeded(r.body, r.len, 10485760, 1);
+    assert_int_equal(r.cap, 10485760);
+    void *first = r.body;
+    ps__http_body_release(r.body, r.cap);
+    PS_ASSERT_OK(get(c, "/cl?n=10000000&seed=2", &r)); /* within 1/8: the spare */
+    assert_ptr_equal(r.body, first);
+    assert_int_equal(r.cap, 10485760);
+    check_seeded(r.body, r.len, 10000000, 2);
+    ps__http_body_release(r.body, r.cap);
+    PS_ASSERT_OK(get(c, "/cl?n=4000000&seed=3", &r)); /* too small for it: new memory */
+    assert_ptr_not_equal(r.body, first);
+    assert_int_equal(r.cap, 4000000);
+    check_seeded(r.body, r.len, 4000000, 3);
+    ps__http_body_release(r.body, r.cap);
+    PS_ASSERT_OK(get(c, "/cl?n=20000000&seed=4", &r)); /* too large */
+    assert_ptr_not_equal(r.body, first);
+    check_seeded(r.body, r.len, 20000000, 4);
+    ps__http_body_release(r.body, r.cap);
+    ps__http_body_release(NULL, 0);
+    ps__http_client_free(c); /* frees the spare (the leak checker would see it) */
 }
 
 static void test_fork(void **state)
@@ -621,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_hostname_and_prefix),
         cmocka_unit_test(test_post),
         cmocka_unit_test(test_body_allocation_failure),
+        cmocka_unit_test(test_spare_buffer),
         cmocka_unit_test(test_fork),
         cmocka_unit_test(test_connector_forced_curl),
     };

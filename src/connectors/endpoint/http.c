@@ -61,6 +61,7 @@ struct ps__http_client {
     http_conn **pool;
     size_t npool;
     atomic_uint_fast64_t connects, reuses, retries;
+    bool counted; /* in http_clients */
 };
 
 /* ---- fork ----------------------------------------------------------------------- */
@@ -82,6 +83,56 @@ static void http_init(void)
 static pid_t http_self(void)
 {
     return (pid_t)atomic_load_explicit(&http_pid, memory_order_relaxed);
+}
+
+/* ---- the spare body buffer ------------------------------------------------------- */
+
+#define HTTP_SPARE_MIN ((size_t)8 << 20)
+#define HTTP_SPARE_MAX ((size_t)256 << 20)
+
+static pthread_mutex_t http_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *http_spare;      /* a released body, or NULL */
+static size_t http_spare_cap; /* its size */
+static size_t http_clients;   /* live clients: the spare is kept only while > 0 */
+
+/* A buffer for an `n`-byte body: the spare when it fits, else new memory. */
+static unsigned char *http_body_alloc(size_t n, size_t *cap)
+{
+    if (n >= HTTP_SPARE_MIN - HTTP_SPARE_MIN / 8 && n <= HTTP_SPARE_MAX) {
+        void *b = NULL;
+        pthread_mutex_lock(&http_spare_lock);
+        if (http_spare != NULL && http_spare_cap >= n && http_spare_cap - n <= n / 8) {
+            b = http_spare;
+            *cap = http_spare_cap;
+            http_spare = NULL;
+        }
+        pthread_mutex_unlock(&http_spare_lock);
+        if (b != NULL)
+            return b;
+    }
+    unsigned char *b = ps_malloc(n);
+    if (b != NULL) {
+        ps__advise_hugepages(b, n);
+        *cap = n;
+    }
+    return b;
+}
+
+void ps__http_body_release(void *body, size_t cap)
+{
+    if (body == NULL)
+        return;
+    if (cap >= HTTP_SPARE_MIN && cap <= HTTP_SPARE_MAX) {
+        pthread_mutex_lock(&http_spare_lock);
+        if (http_clients > 0) {
+            void *old = http_spare;
+            http_spare = body;
+            http_spare_cap = cap;
+            body = old;
+        }
+        pthread_mutex_unlock(&http_spare_lock);
+    }
+    ps_free(body);
 }
 
 /* ---- client --------------------------------------------------------------------- */
@@ -189,6 +240,10 @@ ps_status ps__http_client_new(const char *url, long long timeout_ms, const char 
         return PS__ENOMEM("http client");
     }
     snprintf(c->origin, hlen + 16, "%s%s%s:%lu", v6 ? "[" : "", c->host, v6 ? "]" : "", port);
+    pthread_mutex_lock(&http_spare_lock);
+    http_clients++;
+    pthread_mutex_unlock(&http_spare_lock);
+    c->counted = true;
     *out = c;
     return PS_OK;
 }
@@ -210,6 +265,16 @@ void ps__http_client_free(ps__http_client *c)
     for (size_t i = 0; i < c->npool; i++)
         http_conn_close(c->pool[i]);
     pthread_mutex_destroy(&c->lock);
+    if (c->counted) {
+        void *spare = NULL;
+        pthread_mutex_lock(&http_spare_lock);
+        if (--http_clients == 0) {
+            spare = http_spare;
+            http_spare = NULL;
+        }
+        pthread_mutex_unlock(&http_spare_lock);
+        ps_free(spare);
+    }
     ps_free(c->pool);
     ps_free(c->host);
     ps_free(c->authority);
@@ -808,7 +873,7 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
     if (h.status == 101)
         return ps__seterr(PS_EPROTO, "%s: unexpected 101 Switching Protocols", x->c->origin);
     unsigned char *body = NULL;
-    size_t len = 0;
+    size_t len = 0, cap = 0;
     bool to_eof = false;
     ps_status st = PS_OK;
     if (head_only || h.status == 204 || h.status == 304) {
@@ -822,13 +887,12 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
                             x->c->origin, h.length);
         } else if (h.length > 0) {
             len = (size_t)h.length;
-            body = ps_malloc(len);
+            body = http_body_alloc(len, &cap);
             if (body == NULL) {
                 st = ps__seterr(PS_ENOMEM, "out of memory for a %zu-byte response body from %s",
                                 len, x->c->origin);
                 len = 0;
             } else {
-                ps__advise_hugepages(body, len);
                 st = http_read_exact(x, body, len);
             }
         }
@@ -837,7 +901,7 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
         st = http_read_to_eof(x, &body, &len);
     }
     if (st != PS_OK) {
-        ps_free(body);
+        ps__http_body_release(body, cap);
         return st;
     }
     *keep =
@@ -845,6 +909,7 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
     resp->status = h.status;
     resp->body = body;
     resp->len = len;
+    resp->cap = cap ? cap : len;
     return PS_OK;
 }
 

@@ -41,6 +41,7 @@ typedef struct ps__http_response {
     int status; /* HTTP status code */
     unsigned char *body;
     size_t len;
+    size_t cap; /* bytes allocated at body (>= len) */
 } ps__http_response;
 
 /* Counters, for tests and diagnosis. */
@@ -80,6 +81,17 @@ void ps__http_client_free(ps__http_client *c);
  */
 ps_status ps__http_request(ps__http_client *c, const char *method, const char *target,
                            const void *body, size_t len, ps__http_response *resp);
+
+/*
+ * Give back a response body (`cap` its resp.cap). While any client exists,
+ * the last released body of 8-256 MiB is kept as a spare and reused for the
+ * next response with a Content-Length of at most its size (and at least
+ * 7/8 of it): a fresh buffer costs a page fault and the zeroing of every
+ * page, as much CPU as receiving the bytes. Other bodies are ps_free'd, as
+ * is the spare when the last client is freed. NULL is fine.
+ * Ownership: takes `body`.
+ */
+void ps__http_body_release(void *body, size_t cap);
 
 /* "host:port" as used in messages (borrowed, lives as long as the client). */
 const char *ps__http_client_origin(const ps__http_client *c);
