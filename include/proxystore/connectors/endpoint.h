@@ -1,7 +1,13 @@
 /*
  * The endpoint connector ("endpoint"): objects in a ProxyStore endpoint,
- * reached over HTTP (libcurl) with upstream ProxyStore's REST API, so it
- * works against `proxystore-endpoint` and against upstream's Python endpoint.
+ * reached over HTTP with upstream ProxyStore's REST API, so it works against
+ * `proxystore-endpoint` and against upstream's Python endpoint.
+ *
+ * Transport: http:// URLs use the library's own HTTP/1.1 client; https://
+ * URLs use libcurl, loaded (dlopen "libcurl.so.4") only when a connector
+ * first needs it. The environment variable PROXYSTORE_ENDPOINT_HTTP=curl
+ * makes connectors opened afterwards use libcurl for http:// too ("builtin"
+ * or unset: the built-in client; any other value: open fails with PS_EINVAL).
  *
  * Finding the endpoint (as upstream's EndpointConnector does): every
  * directory under "proxystore_dir" (default: ps_data_dir(), i.e.
@@ -19,13 +25,22 @@
  *                    hyphens, braces or urn:uuid: prefix; the version and
  *                    variant bits are forced to 4/RFC 4122 (upstream's quirk).
  *   "proxystore_dir" string or null: where to look for endpoint configs
- *   "url"            string or null: "http://host:port" of the endpoint
+ *   "url"            string or null: "http://host[:port][/prefix]" (or https://)
+ *                    of the endpoint; host is a name, an IPv4 literal or a
+ *                    bracketed IPv6 literal; every address it resolves to is
+ *                    tried in turn
  *   "token"          string or null: bearer token sent as
  *                    "Authorization: Bearer <token>" (for endpoints started
  *                    with one; upstream sends none). It is part of config(),
  *                    so proxies carry it: treat tokens as secrets.
- *   "timeout_ms"     integer >= 0: whole-request timeout (0: none; default 0);
- *                    connecting gives up after 10 s in any case
+ *   "timeout_ms"     integer >= 0 (0: none; default 0). Built-in client
+ *                    (http://): an inactivity timeout: a request fails with
+ *                    PS_ETIMEDOUT when one wait for the server (connecting,
+ *                    sending, or receiving the next bytes of the response)
+ *                    lasts longer than timeout_ms, so a response that keeps
+ *                    arriving may take longer in total. libcurl (https://,
+ *                    or PROXYSTORE_ENDPOINT_HTTP=curl): a whole-request
+ *                    timeout. Connecting gives up after 10 s in any case.
  *
  * Keys: "endpoint:<object_id>/<endpoint_uuid>", like upstream's
  * EndpointKey(object_id, endpoint_id); the object id is a canonical UUID
@@ -41,11 +56,21 @@
  * PS_EPROTO with "<Op> failed with error code <status>: <body>"; timeout →
  * PS_ETIMEDOUT.
  *
- * get() sizes its buffer from Content-Length and receives straight into it.
- * put() sends the caller's bytes without copying them.
+ * get() sizes its buffer from Content-Length and receives straight into it;
+ * the bytes are given back with ps_bytes_free (the built-in client keeps the
+ * last released 8-256 MiB buffer for the next get that fits, while any
+ * endpoint connector is open). put() sends the caller's bytes without
+ * copying them.
  *
- * Thread safety: thread-safe; libcurl easy handles are pooled per connector
- * (each used by one thread at a time) and keep their connections alive.
+ * Connections: kept alive and pooled per connector (at most 16 idle), each
+ * used by one thread at a time. A request that fails on a reused connection
+ * before any byte of the answer arrived (the server closed it while idle) is
+ * sent once more on a new connection; every request of the API is
+ * idempotent. After fork() a child never uses a connection of its parent: it
+ * opens its own (fork while another thread is inside a request is not
+ * supported, as for any mutex). No SIGPIPE is ever raised.
+ *
+ * Thread safety: thread-safe.
  */
 #ifndef PROXYSTORE_CONNECTORS_ENDPOINT_H
 #define PROXYSTORE_CONNECTORS_ENDPOINT_H

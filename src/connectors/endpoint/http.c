@@ -69,15 +69,30 @@ struct ps__http_client {
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static atomic_int http_pid;
 
+static pthread_mutex_t http_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The spare's lock (below) is held across fork(), so a child never inherits
+ * it locked; the child learns its pid. */
+static void http_before_fork(void)
+{
+    pthread_mutex_lock(&http_spare_lock);
+}
+
+static void http_after_fork_parent(void)
+{
+    pthread_mutex_unlock(&http_spare_lock);
+}
+
 static void http_after_fork_child(void)
 {
     atomic_store_explicit(&http_pid, (int)getpid(), memory_order_relaxed);
+    pthread_mutex_unlock(&http_spare_lock);
 }
 
 static void http_init(void)
 {
     atomic_store_explicit(&http_pid, (int)getpid(), memory_order_relaxed);
-    (void)pthread_atfork(NULL, NULL, http_after_fork_child);
+    (void)pthread_atfork(http_before_fork, http_after_fork_parent, http_after_fork_child);
 }
 
 static pid_t http_self(void)
@@ -90,7 +105,6 @@ static pid_t http_self(void)
 #define HTTP_SPARE_MIN ((size_t)8 << 20)
 #define HTTP_SPARE_MAX ((size_t)256 << 20)
 
-static pthread_mutex_t http_spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *http_spare;      /* a released body, or NULL */
 static size_t http_spare_cap; /* its size */
 static size_t http_clients;   /* live clients: the spare is kept only while > 0 */
