@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "connector_internal.h"
+#include "key_internal.h"
 #include "connectors/multi/policy_internal.h"
 #include "internal.h"
 #include "proxystore/connectors/multi.h"
@@ -453,7 +455,8 @@ static ps_status ps__multi_no_policy(size_t size, const ps_put_options *opts)
 
 /* The first entry, by priority, that takes an object of `size` bytes. A put
  * without tags is decided from the rules cached in the entries. */
-static ps__multi_entry *ps__multi_choose(ps__multi *m, size_t size, const ps_put_options *opts)
+static inline __attribute__((always_inline)) ps__multi_entry *
+ps__multi_choose(ps__multi *m, size_t size, const ps_put_options *opts)
 {
     bool tags = opts && (opts->n_subset_tags > 0 || opts->n_superset_tags > 0);
     for (size_t k = 0; k < m->n; k++) {

@@ -11,17 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connector_internal.h"
 #include "internal.h"
 #include "proxystore/sys/connector.h"
 
 #define PS__MAX_TYPES 64
-
-struct ps_connector {
-    const ps_connector_ops *ops;
-    void *priv;
-    bool serialize;
-    pthread_mutex_t lock;
-};
 
 static pthread_mutex_t ps__types_lock = PTHREAD_MUTEX_INITIALIZER;
 static const ps_connector_ops *ps__types[PS__MAX_TYPES];
@@ -322,13 +316,14 @@ ps_status ps_connector_put(ps_connector *conn, const void *data, size_t len,
     return ps__finish(conn, "put", st);
 }
 
-ps_status ps__connector_put_routed(ps_connector *conn, const void *data, size_t len,
-                                   const ps_put_options *opts, ps_key **key)
+ps_status ps__connector_put_routed_slow(ps_connector *conn, const void *data, size_t len,
+                                        const ps_put_options *opts, ps_key **key, ps_status st)
 {
-    *key = NULL;
-    PS__LOCK(conn);
-    ps_status st = conn->ops->put(conn->priv, data, len, opts, key);
-    PS__UNLOCK(conn);
+    if (conn->serialize) { /* not called yet: call it under the lock */
+        PS__LOCK(conn);
+        st = conn->ops->put(conn->priv, data, len, opts, key);
+        PS__UNLOCK(conn);
+    }
     if (st != PS_OK && *key) {
         ps_key_free(*key);
         *key = NULL;

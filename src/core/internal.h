@@ -81,42 +81,6 @@ ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name
  */
 void ps__advise_hugepages(void *p, size_t len);
 
-/* A ps_key_wrap() type and name, checked and measured once (by a router,
- * per route). The strings are borrowed: they must outlive the spec. */
-typedef struct ps__key_wrap_spec {
-    const char *type, *name;
-    size_t tlen, nlen, name_esc;
-    size_t fixed; /* wrapper bytes besides the inner key's escaped text */
-} ps__key_wrap_spec;
-
-/* Check and measure; PS_EINVAL with a message as ps_key_wrap() would. */
-ps_status ps__key_wrap_prepare(const char *type, const char *name, ps__key_wrap_spec *spec);
-
-/* ps_key_wrap() with a prepared spec (`inner` and `out` not NULL). */
-ps_status ps__key_wrap_with(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out);
-
-/* Ask the next ps_key_new() of this thread to leave room in its block for a
- * wrapper of `spec`, so that wrapping that key allocates nothing. Clear it
- * after the call that makes the key, in case it made none. The variable is
- * thread-local with the initial-exec model (8 bytes of static TLS) because a
- * router sets it on every put. */
-extern _Thread_local size_t ps__key_wrap_reserve __attribute__((tls_model("initial-exec")));
-static inline void ps__key_reserve_wrap(const ps__key_wrap_spec *spec)
-{
-    ps__key_wrap_reserve = spec->fixed;
-}
-static inline void ps__key_reserve_clear(void)
-{
-    ps__key_wrap_reserve = 0;
-}
-
-/* ps_connector_put() for a router that already checked the arguments (the
- * outer call's dispatch did) and cleared the error: `data` not NULL, `opts`
- * checked, `key` not NULL. Serializes as the type asks; failures carry a
- * message. */
-ps_status ps__connector_put_routed(ps_connector *conn, const void *data, size_t len,
-                                   const ps_put_options *opts, ps_key **key);
-
 /* FNV-1a 64-bit hash. */
 uint64_t ps__hash64(const void *data, size_t len);
 

@@ -16,30 +16,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "key_internal.h"
 #include "proxystore/sys/connector.h"
-
-/* States of a key's text (`ready`): a wrapped key's text is written once. */
-enum { PS__TEXT_EMPTY = 0, PS__TEXT_WRITING = 1, PS__TEXT_READY = 2 };
-
-struct ps_key {
-    uint64_t hash;    /* of the text; valid once the text is ready */
-    const char *type; /* NUL-terminated copy after the fields */
-    char *text;       /* in the same allocation */
-    ps_key *inner;    /* a wrapped key's inner key (owned); NULL for plain keys */
-    /* Small integers: a key is at most a few times PS_KEY_MAX_TEXT bytes. */
-    uint32_t size;     /* bytes of the allocation less `spare` (for ps_key_dup) */
-    uint32_t spare;    /* bytes reserved after `size` for a wrapper (ps__key_reserve_wrap) */
-    int ready;         /* PS__TEXT_*; atomic for wrapped keys */
-    uint16_t text_len; /* known from the start, also before a wrapped key's text is written */
-    uint16_t n_pct;    /* %-escapes in the text (so a wrapper can size its own text) */
-    uint8_t nfields;
-    bool embedded; /* a wrapper that lives in its inner key's spare bytes */
-    const char *fields[];
-};
-
-/* The small integers above hold every key's numbers. */
-_Static_assert(PS_KEY_MAX_TEXT <= UINT16_MAX && PS_KEY_MAX_FIELDS <= UINT8_MAX,
-               "key text and field limits fit the key's counters");
 
 /* Bytes the next ps_key_new() of this thread reserves for a wrapper, besides
  * its own escaped text (see ps__key_reserve_wrap in internal.h); 0: none. */
@@ -322,11 +300,19 @@ static size_t ps__count_reserved(const char *s, size_t n)
 }
 
 /* The bytes of a wrapper, all but its copy of the inner key's escaped text:
- * struct, two field pointers, name, type, and its own text less that part. */
-static size_t ps__wrap_fixed(size_t tlen, size_t nlen, size_t name_esc)
+ * struct, two field pointers, "name\0type\0" (in `nt_room` bytes), and its
+ * own text less that part. */
+static size_t ps__wrap_fixed(size_t tlen, size_t nlen, size_t name_esc, size_t nt_room)
 {
-    return sizeof(ps_key) + 2 * sizeof(char *) + (nlen + 1) + (tlen + 1) +
-           (tlen + 1 + nlen + 2 * name_esc + 1) + 1;
+    return sizeof(ps_key) + 2 * sizeof(char *) + nt_room + (tlen + 1 + nlen + 2 * name_esc + 1) + 1;
+}
+
+/* Room for "name\0type\0": a short pair gets PS__WRAP_NT_INLINE bytes, so
+ * it is copied with one fixed-size move. */
+static size_t ps__wrap_nt_room(size_t tlen, size_t nlen)
+{
+    size_t nt = nlen + 1 + tlen + 1;
+    return nt <= PS__WRAP_NT_INLINE ? PS__WRAP_NT_INLINE : nt;
 }
 
 static ps_status ps__wrap_args(const char *type, const char *name, size_t *tlen, size_t *nlen)
@@ -345,51 +331,66 @@ ps_status ps__key_wrap_prepare(const char *type, const char *name, ps__key_wrap_
 {
     size_t tlen, nlen;
     PS__FORWARD(ps__wrap_args(type, name, &tlen, &nlen));
+    memset(spec, 0, sizeof *spec);
     spec->type = type;
     spec->tlen = tlen;
     spec->name = name;
     spec->nlen = nlen;
     spec->name_esc = ps__count_reserved(name, nlen);
-    spec->fixed = ps__wrap_fixed(tlen, nlen, spec->name_esc);
+    spec->nt_room = ps__wrap_nt_room(tlen, nlen);
+    spec->fixed = ps__wrap_fixed(tlen, nlen, spec->name_esc, spec->nt_room);
+    spec->text_fixed = tlen + 1 + nlen + 2 * spec->name_esc + 1;
+    if (spec->nt_room == PS__WRAP_NT_INLINE) {
+        memcpy(spec->nt, name, nlen + 1);
+        memcpy(spec->nt + nlen + 1, type, tlen + 1);
+    }
     return PS_OK;
 }
 
-ps_status ps__key_wrap_with(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out)
+__attribute__((noinline, cold)) static ps_status ps__wrap_too_long(size_t text_len)
+{
+    return ps__seterr(PS_EINVAL, "ps_key_wrap: key text would be %zu bytes, more than %d", text_len,
+                      PS_KEY_MAX_TEXT);
+}
+
+/* Every case; ps__key_wrap_with() in key_internal.h inlines the common one. */
+ps_status ps__key_wrap_general(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out)
 {
     /* The inner text holds only unreserved bytes, ':', one '/' between
      * fields and a '%' per escape: its escaped length needs no scan. */
-    size_t inner_esc = 1 + (inner->nfields - 1) + inner->n_pct;
+    size_t inner_esc = (size_t)inner->nfields + inner->n_pct;
     size_t inner_len = inner->text_len + 2 * inner_esc;
-    size_t text_len = spec->tlen + 1 + spec->nlen + 2 * spec->name_esc + 1 + inner_len;
-    PS__RETURN_IF(text_len > PS_KEY_MAX_TEXT, PS_EINVAL,
-                  "ps_key_wrap: key text would be %zu bytes, more than %d", text_len,
-                  PS_KEY_MAX_TEXT);
+    size_t text_len = spec->text_fixed + inner_len;
+    if (__builtin_expect(text_len > PS_KEY_MAX_TEXT, 0))
+        return ps__wrap_too_long(text_len);
     size_t size = spec->fixed + inner_len;
     ps_key *k;
     bool embedded = inner->spare >= size && inner->inner == NULL;
-    if (embedded) {
+    if (__builtin_expect(embedded, 1)) {
         k = (ps_key *)((char *)inner + inner->size);
         inner->spare = 0; /* used */
     } else if ((k = ps_malloc(size)) == NULL) {
         return PS__ENOMEM("key");
     }
     char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
-    memcpy(p, spec->name, spec->nlen + 1);
+    if (__builtin_expect(spec->nt_room == PS__WRAP_NT_INLINE, 1)) {
+        memcpy(p, spec->nt, PS__WRAP_NT_INLINE);
+    } else {
+        memcpy(p, spec->name, spec->nlen + 1);
+        memcpy(p + spec->nlen + 1, spec->type, spec->tlen + 1);
+    }
     k->fields[0] = p;
     k->fields[1] = inner->text;
-    p += spec->nlen + 1;
-    memcpy(p, spec->type, spec->tlen + 1);
-    k->type = p;
-    k->text = p + spec->tlen + 1;
-    k->text_len = (uint16_t)(text_len);
-    k->hash = 0;
+    k->type = p + spec->nlen + 1;
+    k->text = p + spec->nt_room;
+    k->inner = inner;
     k->size = (uint32_t)size;
     k->spare = 0;
-    k->embedded = embedded;
-    k->nfields = 2;
+    k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */
+    k->text_len = (uint16_t)text_len;
     k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
-    k->inner = inner;
-    k->ready = PS__TEXT_EMPTY;
+    k->nfields = 2;
+    k->embedded = embedded;
     *out = k;
     return PS_OK;
 }
@@ -401,7 +402,7 @@ ps_status ps_key_wrap(const char *type, const char *name, ps_key *inner, ps_key 
     PS__RETURN_IF(inner == NULL, PS_EINVAL, "ps_key_wrap: inner key is NULL");
     ps__key_wrap_spec spec;
     PS__FORWARD(ps__key_wrap_prepare(type, name, &spec));
-    return ps__key_wrap_with(&spec, inner, out);
+    return ps__key_wrap_general(&spec, inner, out);
 }
 
 /* Make sure a wrapped key's text is written; returns the key. The first

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "key_internal.h"
 #include "proxystore/sys/connector.h"
 #include "testutil.h"
 

@@ -1,0 +1,111 @@
+/*
+ * The key's layout and the wrapping fast path, for key.c and the library's
+ * routers (the multi connector). Not installed; everyone else sees ps_key
+ * as opaque (proxystore/key.h).
+ */
+#ifndef PS_KEY_INTERNAL_H
+#define PS_KEY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "proxystore/key.h"
+
+/* States of a key's text (`ready`): a wrapped key's text is written once. */
+enum { PS__TEXT_EMPTY = 0, PS__TEXT_WRITING = 1, PS__TEXT_READY = 2 };
+
+struct ps_key {
+    uint64_t hash;    /* of the text; valid once the text is ready */
+    const char *type; /* NUL-terminated copy after the fields */
+    char *text;       /* in the same allocation */
+    ps_key *inner;    /* a wrapped key's inner key (owned); NULL for plain keys */
+    /* Small integers: a key is at most a few times PS_KEY_MAX_TEXT bytes. */
+    uint32_t size;     /* bytes of the allocation less `spare` (for ps_key_dup) */
+    uint32_t spare;    /* bytes reserved after `size` for a wrapper (ps__key_reserve_wrap) */
+    int ready;         /* PS__TEXT_*; atomic for wrapped keys */
+    uint16_t text_len; /* known from the start, also before a wrapped key's text is written */
+    uint16_t n_pct;    /* %-escapes in the text (so a wrapper can size its own text) */
+    uint8_t nfields;
+    bool embedded; /* a wrapper that lives in its inner key's spare bytes */
+    const char *fields[];
+};
+
+/* The small integers above hold every key's numbers. */
+_Static_assert(PS_KEY_MAX_TEXT <= UINT16_MAX && PS_KEY_MAX_FIELDS <= UINT8_MAX,
+               "key text and field limits fit the key's counters");
+
+/* A ps_key_wrap() type and name, checked and measured once (by a router,
+ * per route). The strings are borrowed: they must outlive the spec. */
+#define PS__WRAP_NT_INLINE 32
+typedef struct ps__key_wrap_spec {
+    const char *type, *name;
+    size_t tlen, nlen, name_esc;
+    size_t nt_room;    /* wrapper bytes for "name\0type\0" (at least PS__WRAP_NT_INLINE) */
+    size_t fixed;      /* wrapper bytes besides the inner key's escaped text */
+    size_t text_fixed; /* wrapper text bytes besides the inner key's escaped text */
+    char nt[PS__WRAP_NT_INLINE]; /* "name\0type\0" when it fits: one fixed-size copy */
+} ps__key_wrap_spec;
+
+/* Check and measure; PS_EINVAL with a message as ps_key_wrap() would. */
+ps_status ps__key_wrap_prepare(const char *type, const char *name, ps__key_wrap_spec *spec);
+
+/* Ask the next ps_key_new() of this thread to leave room in its block for a
+ * wrapper of `spec`, so that wrapping that key allocates nothing. Clear it
+ * after the call that makes the key, in case it made none. The variable is
+ * thread-local with the initial-exec model (8 bytes of static TLS) because a
+ * router sets it on every put. */
+extern _Thread_local size_t ps__key_wrap_reserve __attribute__((tls_model("initial-exec")));
+static inline void ps__key_reserve_wrap(const ps__key_wrap_spec *spec)
+{
+    ps__key_wrap_reserve = spec->fixed;
+}
+static inline void ps__key_reserve_clear(void)
+{
+    ps__key_wrap_reserve = 0;
+}
+
+/* ps_key_wrap() with a prepared spec, every case (out of line). */
+ps_status ps__key_wrap_general(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out);
+
+/*
+ * ps_key_wrap() with a prepared spec (`inner` and `out` not NULL). The common
+ * case, inlined into the caller: `inner` reserved room for this wrapper (see
+ * ps__key_reserve_wrap) and the name is short. Anything else goes to
+ * ps__key_wrap_general. Ownership as ps_key_wrap().
+ */
+static inline ps_status ps__key_wrap_with(const ps__key_wrap_spec *spec, ps_key *inner,
+                                          ps_key **out)
+{
+    /* The inner text holds only unreserved bytes, ':', one '/' between
+     * fields and a '%' per escape: its escaped length needs no scan. */
+    size_t inner_esc = (size_t)inner->nfields + inner->n_pct;
+    size_t inner_len = inner->text_len + 2 * inner_esc;
+    size_t text_len = spec->text_fixed + inner_len;
+    size_t size = spec->fixed + inner_len;
+    if (__builtin_expect(text_len > PS_KEY_MAX_TEXT || inner->spare < size ||
+                             inner->inner != NULL || spec->nt_room != PS__WRAP_NT_INLINE,
+                         0))
+        return ps__key_wrap_general(spec, inner, out);
+    ps_key *k = (ps_key *)((char *)inner + inner->size);
+    inner->spare = 0; /* used */
+    char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
+    memcpy(p, spec->nt, PS__WRAP_NT_INLINE);
+    k->fields[0] = p;
+    k->fields[1] = inner->text;
+    k->type = p + spec->nlen + 1;
+    k->text = p + spec->nt_room;
+    k->inner = inner;
+    k->size = (uint32_t)size;
+    k->spare = 0;
+    k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */
+    k->text_len = (uint16_t)text_len;
+    k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
+    k->nfields = 2;
+    k->embedded = true;
+    *out = k;
+    return PS_OK;
+}
+
+#endif
