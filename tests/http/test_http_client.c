@@ -221,6 +221,7 @@ static void test_urls(void **state)
     PS_ASSERT_STATUS(ps__http_request(c, "GET", "no-slash", NULL, 0, &r), PS_EINVAL);
     PS_ASSERT_STATUS(ps__http_request(c, "GET", "/a b", NULL, 0, &r), PS_EINVAL);
     PS_ASSERT_STATUS(ps__http_request(c, "G T", "/", NULL, 0, &r), PS_EINVAL);
+    PS_ASSERT_STATUS(ps__http_request(c, "", "/", NULL, 0, &r), PS_EINVAL);
     PS_ASSERT_STATUS(ps__http_request(c, "POST", "/", NULL, 5, &r), PS_EINVAL);
     ps__http_client_free(c);
 }

@@ -942,13 +942,14 @@ ps_status ps__http_request(ps__http_client *c, const char *method, const char *t
     PS__RETURN_IF(c == NULL || method == NULL || target == NULL || resp == NULL ||
                       (body == NULL && len > 0),
                   PS_EINVAL, "http request: bad argument");
+    memset(resp, 0, sizeof *resp);
     PS__RETURN_IF(target[0] != '/', PS_EINVAL, "http request: target must start with '/'");
+    PS__RETURN_IF(method[0] == '\0', PS_EINVAL, "http request: empty method");
     for (const char *p = target; *p; p++)
         PS__RETURN_IF(http_bad_char((unsigned char)*p), PS_EINVAL,
                       "http request: bad character in the target");
     for (const char *p = method; *p; p++)
         PS__RETURN_IF(!http_tchar((unsigned char)*p), PS_EINVAL, "http request: bad method");
-    memset(resp, 0, sizeof *resp);
     bool post = strcmp(method, "POST") == 0;
     bool with_length = post || body != NULL;
     bool head_only = strcmp(method, "HEAD") == 0;
