@@ -25,23 +25,29 @@
 #define PS__MULTI_HOST_MAX 256
 
 typedef struct ps__multi_entry {
-    char *name;
+    /* what a put reads of the entry it chose, first */
     ps__key_wrap_spec wrap; /* keys "multi:<name>/<inner>", checked once */
-    /* The policy's rules for a put without tags (ps__policy_put_rules), and
-     * whether put() may choose the entry at all (active, host matches). */
-    uint64_t min_size, max_size;
-    bool superset;
-    bool eligible;
+    ps_connector *conn;     /* NULL when dormant */
+    char *name;
     ps_policy *policy;
-    ps_connector *conn; /* NULL when dormant */
-    json_t *dormant;    /* the configuration {"kind", "options"} of a dormant entry */
-    bool host_ok;       /* the policy matches this host: put() may choose it */
+    json_t *dormant; /* the configuration {"kind", "options"} of a dormant entry */
+    bool host_ok;    /* the policy matches this host: put() may choose it */
 } ps__multi_entry;
+
+/* What put() reads to choose an entry, packed (the slot table): the entries it may choose,
+ * highest priority first, ties in given order. */
+typedef struct ps__multi_slot {
+    uint64_t min_size, max_size; /* the policy's size range */
+    ps__multi_entry *e;
+    bool superset; /* the policy wants superset tags: no put without tags matches */
+} ps__multi_slot;
 
 typedef struct ps__multi {
     size_t n;
     ps__multi_entry *e;
-    size_t *order; /* entry indices, highest priority first, ties in given order */
+    size_t *order;         /* entry indices, highest priority first, ties in given order */
+    ps__multi_slot *slots; /* the eligible entries in `order` (see ps__multi_sort) */
+    size_t nslots;
     /* Set by default_clear: the coming close is close(PS_CLEAR_DEFAULT), so
      * every inner connector closes as its own configuration says. */
     bool close_default;
@@ -65,6 +71,7 @@ static void ps__multi_free(ps__multi *m, bool close_conns)
     }
     ps_free(m->e);
     ps_free(m->order);
+    ps_free(m->slots);
     ps_free(m);
 }
 
@@ -77,7 +84,8 @@ static ps_status ps__multi_alloc(size_t n, ps__multi **out)
     if (n > 0) {
         m->e = ps_calloc(n, sizeof *m->e);
         m->order = ps_calloc(n, sizeof *m->order);
-        if (m->e == NULL || m->order == NULL) {
+        m->slots = ps_calloc(n, sizeof *m->slots);
+        if (m->e == NULL || m->order == NULL || m->slots == NULL) {
             ps__multi_free(m, false);
             return PS__ENOMEM("multi connector entries");
         }
@@ -87,14 +95,11 @@ static ps_status ps__multi_alloc(size_t n, ps__multi **out)
 }
 
 /* Sort entry indices by priority, highest first; stable (insertion sort).
- * Also caches what put() checks of each entry (its connectors are set). */
+ * Then build the slot table put() chooses from: every entry that is active
+ * and whose policy matches this host, with its rules for a put without tags
+ * (ps__policy_put_rules). Call it once the entries' connectors are set. */
 static void ps__multi_sort(ps__multi *m)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        ps__multi_entry *e = &m->e[i];
-        ps__policy_put_rules(e->policy, &e->min_size, &e->max_size, &e->superset);
-        e->eligible = e->conn != NULL && e->host_ok;
-    }
     for (size_t i = 0; i < m->n; i++) {
         size_t idx = i, j = i;
         int64_t pri = ps_policy_priority(m->e[idx].policy);
@@ -103,6 +108,15 @@ static void ps__multi_sort(ps__multi *m)
             j--;
         }
         m->order[j] = idx;
+    }
+    m->nslots = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        ps__multi_entry *e = &m->e[m->order[k]];
+        if (e->conn == NULL || !e->host_ok)
+            continue;
+        ps__multi_slot *r = &m->slots[m->nslots++];
+        r->e = e;
+        ps__policy_put_rules(e->policy, &r->min_size, &r->max_size, &r->superset);
     }
 }
 
@@ -459,12 +473,12 @@ static inline __attribute__((always_inline)) ps__multi_entry *
 ps__multi_choose(ps__multi *m, size_t size, const ps_put_options *opts)
 {
     bool tags = opts && (opts->n_subset_tags > 0 || opts->n_superset_tags > 0);
-    for (size_t k = 0; k < m->n; k++) {
-        ps__multi_entry *e = &m->e[m->order[k]];
-        if (!e->eligible || (uint64_t)size < e->min_size || (uint64_t)size > e->max_size)
+    for (size_t k = 0; k < m->nslots; k++) {
+        const ps__multi_slot *r = &m->slots[k];
+        if ((uint64_t)size < r->min_size || (uint64_t)size > r->max_size)
             continue;
-        if (tags ? ps__policy_accepts(e->policy, (uint64_t)size, opts) : !e->superset)
-            return e;
+        if (tags ? ps__policy_accepts(r->e->policy, (uint64_t)size, opts) : !r->superset)
+            return r->e;
     }
     return NULL;
 }

@@ -40,12 +40,13 @@ _Static_assert(PS_KEY_MAX_TEXT <= UINT16_MAX && PS_KEY_MAX_FIELDS <= UINT8_MAX,
  * per route). The strings are borrowed: they must outlive the spec. */
 #define PS__WRAP_NT_INLINE 32
 typedef struct ps__key_wrap_spec {
-    const char *type, *name;
-    size_t tlen, nlen, name_esc;
-    size_t nt_room;    /* wrapper bytes for "name\0type\0" (at least PS__WRAP_NT_INLINE) */
-    size_t fixed;      /* wrapper bytes besides the inner key's escaped text */
-    size_t text_fixed; /* wrapper text bytes besides the inner key's escaped text */
+    /* what ps__key_wrap_with reads, first */
     char nt[PS__WRAP_NT_INLINE]; /* "name\0type\0" when it fits: one fixed-size copy */
+    size_t fixed;                /* wrapper bytes besides the inner key's escaped text */
+    size_t text_fixed;           /* wrapper text bytes besides the inner key's escaped text */
+    size_t nt_room; /* wrapper bytes for "name\0type\0" (at least PS__WRAP_NT_INLINE) */
+    size_t nlen, name_esc, tlen;
+    const char *type, *name;
 } ps__key_wrap_spec;
 
 /* Check and measure; PS_EINVAL with a message as ps_key_wrap() would. */
