@@ -37,6 +37,19 @@ static void test_uuid_format_and_unique(void **state)
     assert_false(ps_uuid_is_canonical("6ba7b810-9dad-11d1-80b4-00c04fd430c8x"));
     assert_true(ps_uuid_is_canonical("6ba7b810-9dad-11d1-80b4-00c04fd430c8"));
     assert_false(ps_uuid_is_canonical(NULL));
+    assert_false(ps_uuid_is_canonical(""));
+    /* Every position matters: a wrong byte anywhere (a hyphen where a digit
+     * belongs, a digit where a hyphen belongs, 'g', upper case, NUL). */
+    const char *good = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+    for (int i = 0; i < 36; i++) {
+        char u[37];
+        memcpy(u, good, sizeof u);
+        const char bad[] = {good[i] == '-' ? 'a' : '-', 'g', 'G', ':', '\0'};
+        for (size_t b = 0; b < sizeof bad; b++) {
+            u[i] = bad[b];
+            assert_false(ps_uuid_is_canonical(u));
+        }
+    }
 }
 
 static void test_uuid_after_fork(void **state)
