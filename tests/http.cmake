@@ -7,6 +7,10 @@ find_program(PS_PYTHON3 python3)
 if(PS_PYTHON3)
   ps_add_test(NAME http.client SOURCES ${CMAKE_CURRENT_LIST_DIR}/http/test_http_client.c
     LABELS unit endpoint TIMEOUT 300)
+  # The spare body buffer switched off (PROXYSTORE_ENDPOINT_SPARE_MAX=0).
+  ps_add_test(NAME http.client.nospare SOURCES ${CMAKE_CURRENT_LIST_DIR}/http/test_http_client.c
+    ENV PROXYSTORE_ENDPOINT_SPARE_MAX=0 PS_TEST_FILTER=test_spare*
+    LABELS unit endpoint TIMEOUT 300)
 endif()
 
 if(TARGET proxystore-endpoint)

@@ -34,6 +34,8 @@ typedef struct ps_allocator {
 
 /**
  * Install `alloc` (copied), or restore the C library's malloc when NULL.
+ * Memory the library keeps for reuse on its own (the endpoint connector's
+ * spare body buffer) is freed first, with the allocator that made it.
  * Returns PS_EINVAL when a function pointer is missing or the version is
  * unknown.
  */

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "internal.h"
@@ -25,8 +27,39 @@ static void ps__libc_free(void *ctx, void *p)
 static ps_allocator ps__alloc = {PS_ALLOCATOR_VERSION, NULL, ps__libc_malloc, ps__libc_realloc,
                                  ps__libc_free};
 
+/* Functions that free memory the library keeps for reuse (caches that
+ * outlive the calls that filled them), run before the allocator changes so
+ * that memory is freed by the allocator that made it. */
+#define PS__ALLOC_HOOKS 8
+static void (*ps__alloc_hooks[PS__ALLOC_HOOKS])(void);
+static size_t ps__alloc_nhooks;
+static pthread_mutex_t ps__alloc_hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ps__alloc_on_change(void (*drop)(void))
+{
+    pthread_mutex_lock(&ps__alloc_hooks_lock);
+    bool have = false;
+    for (size_t i = 0; i < ps__alloc_nhooks; i++)
+        have = have || ps__alloc_hooks[i] == drop;
+    if (!have && ps__alloc_nhooks < PS__ALLOC_HOOKS)
+        ps__alloc_hooks[ps__alloc_nhooks++] = drop;
+    pthread_mutex_unlock(&ps__alloc_hooks_lock);
+}
+
+static void ps__alloc_drop_caches(void)
+{
+    pthread_mutex_lock(&ps__alloc_hooks_lock);
+    size_t n = ps__alloc_nhooks;
+    void (*hooks[PS__ALLOC_HOOKS])(void);
+    memcpy(hooks, ps__alloc_hooks, sizeof hooks);
+    pthread_mutex_unlock(&ps__alloc_hooks_lock);
+    for (size_t i = 0; i < n; i++)
+        hooks[i]();
+}
+
 ps_status ps_set_allocator(const ps_allocator *alloc)
 {
+    ps__alloc_drop_caches();
     if (alloc == NULL) {
         ps__alloc.ctx = NULL;
         ps__alloc.malloc = ps__libc_malloc;

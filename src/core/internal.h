@@ -81,6 +81,10 @@ ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name
  */
 void ps__advise_hugepages(void *p, size_t len);
 
+/* Register `drop` (once; at most 8 in all) to free memory kept for reuse
+ * before ps_set_allocator() changes the allocator (alloc.c). */
+void ps__alloc_on_change(void (*drop)(void));
+
 /* FNV-1a 64-bit hash. */
 uint64_t ps__hash64(const void *data, size_t len);
 

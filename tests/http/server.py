@@ -228,6 +228,11 @@ class Handler(socketserver.BaseRequestHandler):
         return self.raw_close(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                               b"5\r\nhelloXX5\r\nhello\r\n0\r\n\r\n")
 
+    def r_huge_chunk(self, method, q, headers, body):
+        # announces a chunk of 2^47 bytes, sends five, closes
+        return self.raw_close(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"800000000000\r\nhello")
+
     def r_chunk_eof(self, method, q, headers, body):
         return self.raw_close(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                               b"10\r\nhello")

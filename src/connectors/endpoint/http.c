@@ -89,10 +89,23 @@ static void http_after_fork_child(void)
     pthread_mutex_unlock(&http_spare_lock);
 }
 
+static void http_drop_spare(void);
+static size_t http_spare_max;
+
 static void http_init(void)
 {
     atomic_store_explicit(&http_pid, (int)getpid(), memory_order_relaxed);
     (void)pthread_atfork(http_before_fork, http_after_fork_parent, http_after_fork_child);
+    ps__alloc_on_change(http_drop_spare);
+    const char *v = getenv("PROXYSTORE_ENDPOINT_SPARE_MAX");
+    if (v != NULL && *v != '\0') {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno == 0 && *end == '\0' && v[0] != '-')
+            http_spare_max = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+        /* anything else: the default (documented) */
+    }
 }
 
 static pid_t http_self(void)
@@ -102,17 +115,31 @@ static pid_t http_self(void)
 
 /* ---- the spare body buffer ------------------------------------------------------- */
 
-#define HTTP_SPARE_MIN ((size_t)8 << 20)
-#define HTTP_SPARE_MAX ((size_t)256 << 20)
+#define HTTP_SPARE_MIN         ((size_t)8 << 20)
+#define HTTP_SPARE_MAX_DEFAULT ((size_t)256 << 20)
 
 static void *http_spare;      /* a released body, or NULL */
 static size_t http_spare_cap; /* its size */
 static size_t http_clients;   /* live clients: the spare is kept only while > 0 */
+/* The largest body kept as the spare: PROXYSTORE_ENDPOINT_SPARE_MAX bytes
+ * (0: keep none), read once; set by http_init. */
+static size_t http_spare_max = HTTP_SPARE_MAX_DEFAULT;
+
+/* Free the spare now (before the allocator changes: it must be freed by the
+ * allocator that made it). */
+static void http_drop_spare(void)
+{
+    pthread_mutex_lock(&http_spare_lock);
+    void *spare = http_spare;
+    http_spare = NULL;
+    pthread_mutex_unlock(&http_spare_lock);
+    ps_free(spare);
+}
 
 /* A buffer for an `n`-byte body: the spare when it fits, else new memory. */
 static unsigned char *http_body_alloc(size_t n, size_t *cap)
 {
-    if (n >= HTTP_SPARE_MIN - HTTP_SPARE_MIN / 8 && n <= HTTP_SPARE_MAX) {
+    if (n >= HTTP_SPARE_MIN - HTTP_SPARE_MIN / 8 && n <= http_spare_max) {
         void *b = NULL;
         pthread_mutex_lock(&http_spare_lock);
         if (http_spare != NULL && http_spare_cap >= n && http_spare_cap - n <= n / 8) {
@@ -136,7 +163,7 @@ void ps__http_body_release(void *body, size_t cap)
 {
     if (body == NULL)
         return;
-    if (cap >= HTTP_SPARE_MIN && cap <= HTTP_SPARE_MAX) {
+    if (cap >= HTTP_SPARE_MIN && cap <= http_spare_max) {
         pthread_mutex_lock(&http_spare_lock);
         if (http_clients > 0) {
             void *old = http_spare;
@@ -690,9 +717,18 @@ static ps_status http_read_chunked(http_ctx *x, unsigned char **body, size_t *le
         /* chunk extensions (";name=value") are ignored */
         if (size == 0)
             break;
-        PS__FORWARD(http_body_grow(x, body, &cap, *len, size));
-        PS__FORWARD(http_read_exact(x, *body + *len, size));
-        *len += size;
+        /* An announced size is no promise: grow with what arrives (at most
+         * doubling), so a peer announcing a huge chunk and sending little
+         * costs little memory. */
+        while (size > 0) {
+            size_t step = cap > HTTP_GROW_MIN ? cap : HTTP_GROW_MIN;
+            if (step > size)
+                step = size;
+            PS__FORWARD(http_body_grow(x, body, &cap, *len, step));
+            PS__FORWARD(http_read_exact(x, *body + *len, step));
+            *len += step;
+            size -= step;
+        }
         budget = 2;
         ps_status st = http_line(x, &budget, "chunk", &line, &n);
         if (st != PS_OK || n != 0)
