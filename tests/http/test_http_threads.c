@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,11 +198,68 @@ static void test_fork(void **state)
     ps_key_free(k);
 }
 
+/* fork() while other threads are in the middle of requests (so a pool lock
+ * may be held at that moment): every child must still be able to use the
+ * connector. A child inheriting a locked pool lock would hang; alarm() turns
+ * that into a failure. */
+static atomic_int busy_stop;
+
+static void *busy(void *arg)
+{
+    ps_key *k = arg;
+    while (!atomic_load(&busy_stop)) {
+        ps_bytes b = PS_BYTES_INIT;
+        (void)ps_connector_get(conn, k, &b);
+        ps_bytes_free(&b);
+    }
+    return NULL;
+}
+
+static void test_fork_during_requests(void **state)
+{
+    (void)state;
+    enum { NBUSY = 4, NFORKS = 60 };
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(conn, "during", 6, NULL, &k));
+    atomic_store(&busy_stop, 0);
+    pthread_t t[NBUSY];
+    for (int i = 0; i < NBUSY; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, busy, k), 0);
+    int bad = 0;
+    for (int f = 0; f < NFORKS; f++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(20);
+            ps_bytes cb = PS_BYTES_INIT;
+            int code = ps_connector_get(conn, k, &cb) == PS_OK && cb.len == 6 ? 0 : 1;
+            ps_bytes_free(&cb);
+            _exit(code);
+        }
+        int wst = 0;
+        assert_int_equal(waitpid(pid, &wst, 0), pid);
+        if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
+            fprintf(stderr, "fork %d: child %s %d\n", f,
+                    WIFSIGNALED(wst) ? "killed by signal" : "exited with",
+                    WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
+            bad++;
+        }
+    }
+    atomic_store(&busy_stop, 1);
+    for (int i = 0; i < NBUSY; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(bad, 0);
+    PS_ASSERT_OK(ps_connector_evict(conn, k));
+    ps_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_fork),
+        cmocka_unit_test(test_fork_during_requests),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

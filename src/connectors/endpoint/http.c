@@ -61,7 +61,8 @@ struct ps__http_client {
     http_conn **pool;
     size_t npool;
     atomic_uint_fast64_t connects, reuses, retries;
-    bool counted; /* in http_clients */
+    bool counted;                        /* in http_clients and the list below */
+    struct ps__http_client *prev, *next; /* every live client (http_spare_lock) */
 };
 
 /* ---- fork ----------------------------------------------------------------------- */
@@ -71,21 +72,31 @@ static atomic_int http_pid;
 
 static pthread_mutex_t http_spare_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The spare's lock (below) is held across fork(), so a child never inherits
- * it locked; the child learns its pid. */
+/* Every live client, guarded by http_spare_lock. */
+static ps__http_client *http_all;
+
+/* The spare's lock and every client's pool lock are held across fork()
+ * (always in that order; no code holds a pool lock while taking the spare's),
+ * so a child never inherits one of them locked; the child learns its pid. */
 static void http_before_fork(void)
 {
     pthread_mutex_lock(&http_spare_lock);
+    for (ps__http_client *c = http_all; c != NULL; c = c->next)
+        pthread_mutex_lock(&c->lock);
 }
 
 static void http_after_fork_parent(void)
 {
+    for (ps__http_client *c = http_all; c != NULL; c = c->next)
+        pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&http_spare_lock);
 }
 
 static void http_after_fork_child(void)
 {
     atomic_store_explicit(&http_pid, (int)getpid(), memory_order_relaxed);
+    for (ps__http_client *c = http_all; c != NULL; c = c->next)
+        pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&http_spare_lock);
 }
 
@@ -283,8 +294,12 @@ ps_status ps__http_client_new(const char *url, long long timeout_ms, const char 
     snprintf(c->origin, hlen + 16, "%s%s%s:%lu", v6 ? "[" : "", c->host, v6 ? "]" : "", port);
     pthread_mutex_lock(&http_spare_lock);
     http_clients++;
-    pthread_mutex_unlock(&http_spare_lock);
+    c->next = http_all;
+    if (http_all != NULL)
+        http_all->prev = c;
+    http_all = c;
     c->counted = true;
+    pthread_mutex_unlock(&http_spare_lock);
     *out = c;
     return PS_OK;
 }
@@ -303,12 +318,15 @@ void ps__http_client_free(ps__http_client *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->npool; i++)
-        http_conn_close(c->pool[i]);
-    pthread_mutex_destroy(&c->lock);
-    if (c->counted) {
+    if (c->counted) { /* off the list first: a fork no longer touches its lock */
         void *spare = NULL;
         pthread_mutex_lock(&http_spare_lock);
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            http_all = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
         if (--http_clients == 0) {
             spare = http_spare;
             http_spare = NULL;
@@ -316,6 +334,9 @@ void ps__http_client_free(ps__http_client *c)
         pthread_mutex_unlock(&http_spare_lock);
         ps_free(spare);
     }
+    for (size_t i = 0; i < c->npool; i++)
+        http_conn_close(c->pool[i]);
+    pthread_mutex_destroy(&c->lock);
     ps_free(c->pool);
     ps_free(c->host);
     ps_free(c->authority);
