@@ -187,6 +187,25 @@ void bench_proxy_case(const char *connector, ps_store *store, bool fresh);
  * monotonic time and the length. Returns the process exit code. */
 int bench_proxy_child(const char *token);
 
+/* ---- fresh processes (spawn.c) ------------------------------------------------ */
+
+/* Run this program again with `args` (NULL-terminated, at most 6) and its
+ * standard output in `buf` (NUL-terminated, truncated to bufsz - 1).
+ * `*t_spawn` is ps_now_ns() just before posix_spawn, `*t_exit` just after
+ * the child was reaped. A child that fails is PS_EIO. */
+ps_status bench_spawn_self(const char *const *args, char *buf, size_t bufsz, uint64_t *t_spawn,
+                           uint64_t *t_exit);
+#define PS__BENCH_FORWARD(expr)                                                                    \
+    do {                                                                                           \
+        ps_status ps__bf_ = (expr);                                                                \
+        if (ps__bf_ != PS_OK)                                                                      \
+            return ps__bf_;                                                                        \
+    } while (0)
+
+/* The multi case's put_routed measurement in this (fresh) process: prints
+ * one result line for the parent (cases.c). */
+int bench_routed_child(const char *multi_options, const char *direct_options, const char *quick);
+
 /* ---- small helpers (stats.c) ------------------------------------------------- */
 
 /* "100 B", "10 KiB", "1 MiB", "100 MiB". */

@@ -22,6 +22,7 @@ static void usage(FILE *f)
                "                [--redis-port PORT] [--endpoint-url URL] [--only NAME]\n"
                "       ps_bench --check FILE      validate a results file (schema, no error rows)\n"
                "       ps_bench --resolve-child TOKEN   (internal: the fresh-process case)\n"
+               "       ps_bench --routed-child MULTI DIRECT QUICK   (internal: put_routed)\n"
                "\n"
                "  --quick          a short run (well under a minute), for make check\n"
                "  --out FILE       write the JSON results there (schema: bench/README.md)\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--resolve-child") == 0)
         return bench_proxy_child(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "--routed-child") == 0)
+        return bench_routed_child(argv[2], argv[3], argv[4]);
     if (argc == 3 && strcmp(argv[1], "--check") == 0) {
         if (!bench_report_check(argv[2]))
             return 1;

@@ -17,11 +17,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -125,45 +123,10 @@ static void finish(bench_row *row, ps_status s, const bench_stats *st, const cha
 /* One fresh process: returns the ns from spawn to resolved bytes. */
 static ps_status fresh_once(const char *token, double *ns, double *total_ns)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return ps_error(PS_EIO, "pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {(char *)bench_g_opts.self_exe, (char *)"--resolve-child", (char *)token, NULL};
-    pid_t pid;
-    uint64_t t0 = ps_now_ns();
-    int rc = posix_spawn(&pid, bench_g_opts.self_exe, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return ps_error(PS_EIO, "posix_spawn %s: %s", bench_g_opts.self_exe, strerror(rc));
-    }
+    const char *args[] = {"--resolve-child", token, NULL};
     char buf[128];
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == sizeof buf - 1)
-            break;
-    }
-    buf[len] = '\0';
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    uint64_t t_exit = ps_now_ns();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return ps_error(PS_EIO, "resolve child exited with status %d (see its stderr)",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    uint64_t t0 = 0, t_exit = 0;
+    PS__BENCH_FORWARD(bench_spawn_self(args, buf, sizeof buf, &t0, &t_exit));
     unsigned long long t_done = 0;
     size_t got = 0;
     if (sscanf(buf, "%llu %zu", &t_done, &got) != 2 || got != PSIZE || t_done < t0)
