@@ -177,17 +177,6 @@ static void ep_handle_give(ep_conn *c, CURL *h)
 
 /* ---- UUIDs as upstream's UUID(s, version=4) ------------------------------------ */
 
-static int ep_hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /*
  * Parse like Python's uuid.UUID(s, version=4): strip "urn:uuid:" and braces,
  * drop hyphens, require 32 hex digits, then force version 4 and the RFC 4122
@@ -211,7 +200,7 @@ static ps_status ep_parse_uuid(const char *s, char out[PS_UUID_STR_LEN + 1])
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '-')
             continue;
-        int v = ep_hexval(p[i]);
+        int v = ps__hex_digit(p[i]);
         PS__RETURN_IF(v < 0 || nd >= 32, PS_EINVAL, "\"%.64s\" is not a valid UUID4", s);
         if (nd % 2 == 0)
             b[nd / 2] = (unsigned char)(v << 4);

@@ -80,42 +80,6 @@ typedef struct rd_set {
     size_t n;
 } rd_set;
 
-static int rd_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Canonical UUID text (checked by the caller) to bytes. */
-static rd_uuid rd_uuid_parse(const char *s)
-{
-    rd_uuid u;
-    size_t j = 0;
-    for (size_t i = 0; i < RD_UUID_LEN && j < 16; i++) {
-        if (s[i] == '-')
-            continue;
-        u.b[j++] = (unsigned char)(rd_hexval(s[i]) << 4 | rd_hexval(s[i + 1]));
-        i++;
-    }
-    return u;
-}
-
-static void rd_uuid_format(const rd_uuid *u, char out[RD_UUID_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t k = 0;
-    for (size_t j = 0; j < 16; j++) {
-        if (j == 4 || j == 6 || j == 8 || j == 10)
-            out[k++] = '-';
-        out[k++] = hex[u->b[j] >> 4];
-        out[k++] = hex[u->b[j] & 15];
-    }
-    out[k] = '\0';
-}
-
 static size_t rd_set_home(const rd_set *s, const rd_uuid *u)
 {
     return (size_t)ps__hash64(u->b, sizeof u->b) & (s->cap - 1);
@@ -363,7 +327,9 @@ static ps_status rd_key_id(const ps_key *key, const char **id)
 
 static void rd_track(rd *r, const char *id)
 {
-    rd_uuid u = rd_uuid_parse(id);
+    rd_uuid u;
+    if (!ps__uuid_parse(id, u.b)) /* checked by the caller already */
+        return;
     pthread_mutex_lock(&r->set_lock);
     /* Out of memory only costs close(clear) this key: not worth failing. */
     if (rd_set_add(&r->written, &u) != PS_OK)
@@ -373,7 +339,9 @@ static void rd_track(rd *r, const char *id)
 
 static void rd_untrack(rd *r, const char *id)
 {
-    rd_uuid u = rd_uuid_parse(id);
+    rd_uuid u;
+    if (!ps__uuid_parse(id, u.b)) /* checked by the caller already */
+        return;
     pthread_mutex_lock(&r->set_lock);
     rd_set_remove(&r->written, &u);
     pthread_mutex_unlock(&r->set_lock);
@@ -1422,7 +1390,7 @@ static ps_status rd_clear(rd *r)
     if (text && ids) {
         for (size_t i = 0; i < r->written.cap; i++) {
             if (r->written.used[i]) {
-                rd_uuid_format(&r->written.slots[i], text + k * (RD_UUID_LEN + 1));
+                ps__uuid_format(r->written.slots[i].b, text + k * (RD_UUID_LEN + 1));
                 ids[k] = text + k * (RD_UUID_LEN + 1);
                 k++;
             }

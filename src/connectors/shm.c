@@ -244,7 +244,7 @@ static ps_status ps__shm_gc_dir(ps__shm_arena *a, const char *sdir, const char *
             rm = !ps__pid_alive(pid);
         else if (orphans && strcmp(e->d_name, PS__SHM_SPARE) == 0)
             rm = true; /* memory kept for speed only: give it back */
-        else if (locked && ps__shm_uuid_parse(e->d_name, id))
+        else if (locked && ps__uuid_parse(e->d_name, id))
             rm = ps__shm_find(a->h, id) == NULL;
         if (rm) {
             snprintf(p, sizeof p, "%s/%s", sdir, e->d_name);
@@ -423,7 +423,7 @@ static ps_status ps__shm_check_key(const ps__shm *s, const ps_key *key, uint8_t 
     PS__RETURN_IF(ps_key_nfields(key) != 2, PS_EINVAL,
                   "shm connector: malformed key \"%.200s\" (want shm:<uuid>/<store name>)",
                   ps_key_str(key));
-    PS__RETURN_IF(!ps__shm_uuid_parse(ps_key_field(key, 0), id), PS_EINVAL,
+    PS__RETURN_IF(!ps__uuid_parse(ps_key_field(key, 0), id), PS_EINVAL,
                   "shm connector: malformed key \"%.200s\": object id is not a UUID",
                   ps_key_str(key));
     PS__RETURN_IF(strcmp(ps_key_field(key, 1), s->name) != 0, PS_EINVAL,
@@ -643,7 +643,7 @@ fail:
 static ps_status ps__shm_store_bytes(ps__shm *s, const char *uuid, const void *data, size_t len)
 {
     uint8_t id[16];
-    PS__RETURN_IF(!ps__shm_uuid_parse(uuid, id), PS_EINTERNAL, "%s: bad object id", s->what);
+    PS__RETURN_IF(!ps__uuid_parse(uuid, id), PS_EINTERNAL, "%s: bad object id", s->what);
     ps__shm_put_arg p = {id, uuid, data, len};
     ps_status st = PS__SHM_HEAPFULL;
     if (len <= PS_SHM_SMALL_MAX)
@@ -1033,7 +1033,7 @@ static ps_status ps__shm_list_store(const char *dir, const char *name, const cha
                 if (slots[i].state != PS__SHM_SLOT_USED)
                     continue;
                 char uuid[PS_UUID_STR_LEN + 1];
-                ps__shm_uuid_format(slots[i].id, uuid);
+                ps__uuid_format(slots[i].id, uuid);
                 json_t *o =
                     json_pack("{s:s, s:I, s:s}", "id", uuid, "size", (json_int_t)slots[i].size,
                               "where", slots[i].kind == PS__SHM_KIND_HEAP ? "heap" : "segment");

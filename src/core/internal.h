@@ -81,6 +81,14 @@ ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name
  */
 void ps__advise_hugepages(void *p, size_t len);
 
+/* The value of hex digit `c` (either case), or -1 (util.c). */
+int ps__hex_digit(int c);
+
+/* UUIDs as 16 bytes (random.c). Format: canonical lower-case text. Parse:
+ * false unless `text` is canonical (ps_uuid_is_canonical). */
+void ps__uuid_format(const uint8_t id[16], char out[PS_UUID_STR_LEN + 1]);
+bool ps__uuid_parse(const char *text, uint8_t id[16]);
+
 /* Register `drop` (once; at most 8 in all) to free memory kept for reuse
  * before ps_set_allocator() changes the allocator (alloc.c). */
 void ps__alloc_on_change(void (*drop)(void));

@@ -372,25 +372,7 @@ ps_status ps__key_wrap_general(const ps__key_wrap_spec *spec, ps_key *inner, ps_
     } else if ((k = ps_malloc(size)) == NULL) {
         return PS__ENOMEM("key");
     }
-    char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
-    if (__builtin_expect(spec->nt_room == PS__WRAP_NT_INLINE, 1)) {
-        memcpy(p, spec->nt, PS__WRAP_NT_INLINE);
-    } else {
-        memcpy(p, spec->name, spec->nlen + 1);
-        memcpy(p + spec->nlen + 1, spec->type, spec->tlen + 1);
-    }
-    k->fields[0] = p;
-    k->fields[1] = inner->text;
-    k->type = p + spec->nlen + 1;
-    k->text = p + spec->nt_room;
-    k->inner = inner;
-    k->size = (uint32_t)size;
-    k->spare = 0;
-    k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */
-    k->text_len = (uint16_t)text_len;
-    k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
-    k->nfields = 2;
-    k->embedded = embedded;
+    ps__key_wrap_fill(spec, inner, k, text_len, size, inner_esc, embedded);
     *out = k;
     return PS_OK;
 }

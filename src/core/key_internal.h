@@ -67,6 +67,32 @@ static inline void ps__key_reserve_clear(void)
     ps__key_wrap_reserve = 0;
 }
 
+/* Fill the wrapper `k` (room for `size` bytes) of `inner`: names, fields,
+ * counters; its text is written on first use. */
+static inline void ps__key_wrap_fill(const ps__key_wrap_spec *spec, ps_key *inner, ps_key *k,
+                                     size_t text_len, size_t size, size_t inner_esc, bool embedded)
+{
+    char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
+    if (__builtin_expect(spec->nt_room == PS__WRAP_NT_INLINE, 1)) {
+        memcpy(p, spec->nt, PS__WRAP_NT_INLINE);
+    } else {
+        memcpy(p, spec->name, spec->nlen + 1);
+        memcpy(p + spec->nlen + 1, spec->type, spec->tlen + 1);
+    }
+    k->fields[0] = p;
+    k->fields[1] = inner->text;
+    k->type = p + spec->nlen + 1;
+    k->text = p + spec->nt_room;
+    k->inner = inner;
+    k->size = (uint32_t)size;
+    k->spare = 0;
+    k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */
+    k->text_len = (uint16_t)text_len;
+    k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
+    k->nfields = 2;
+    k->embedded = embedded;
+}
+
 /* ps_key_wrap() with a prepared spec, every case (out of line). */
 ps_status ps__key_wrap_general(const ps__key_wrap_spec *spec, ps_key *inner, ps_key **out);
 
@@ -91,20 +117,7 @@ static inline ps_status ps__key_wrap_with(const ps__key_wrap_spec *spec, ps_key 
         return ps__key_wrap_general(spec, inner, out);
     ps_key *k = (ps_key *)((char *)inner + inner->size);
     inner->spare = 0; /* used */
-    char *p = (char *)k + sizeof(ps_key) + 2 * sizeof(char *);
-    memcpy(p, spec->nt, PS__WRAP_NT_INLINE);
-    k->fields[0] = p;
-    k->fields[1] = inner->text;
-    k->type = p + spec->nlen + 1;
-    k->text = p + spec->nt_room;
-    k->inner = inner;
-    k->size = (uint32_t)size;
-    k->spare = 0;
-    k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */
-    k->text_len = (uint16_t)text_len;
-    k->n_pct = (uint16_t)(spec->name_esc + inner_esc);
-    k->nfields = 2;
-    k->embedded = true;
+    ps__key_wrap_fill(spec, inner, k, text_len, size, inner_esc, true);
     *out = k;
     return PS_OK;
 }

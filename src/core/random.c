@@ -83,16 +83,21 @@ ps_status ps_uuid4(char out[PS_UUID_STR_LEN + 1])
     PS__FORWARD(ps_random_bytes(b, sizeof b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    ps__uuid_format(b, out);
+    return PS_OK;
+}
+
+void ps__uuid_format(const uint8_t id[16], char out[PS_UUID_STR_LEN + 1])
+{
     static const char hex[] = "0123456789abcdef";
     char *p = out;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             *p++ = '-';
-        *p++ = hex[b[i] >> 4];
-        *p++ = hex[b[i] & 15];
+        *p++ = hex[id[i] >> 4];
+        *p++ = hex[id[i] & 15];
     }
     *p = '\0';
-    return PS_OK;
 }
 
 /* 1 for lower-case hex digits. A table, not range tests: the digits of a
@@ -117,4 +122,18 @@ int ps_uuid_is_canonical(const char *s)
     for (int i = 0; i < 32; i++)
         ok &= ps__lower_hex[u[digit_at[i]]];
     return (int)ok;
+}
+
+bool ps__uuid_parse(const char *text, uint8_t id[16])
+{
+    if (!ps_uuid_is_canonical(text))
+        return false;
+    size_t k = 0;
+    for (size_t i = 0; i < PS_UUID_STR_LEN; i++) {
+        if (text[i] == '-')
+            continue;
+        id[k++] = (uint8_t)(ps__hex_digit(text[i]) << 4 | ps__hex_digit(text[i + 1]));
+        i++;
+    }
+    return true;
 }

@@ -174,17 +174,6 @@ static ps_status tp_check_char(tparser *t, unsigned char c)
     return PS_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parse a "basic" or 'literal' string at the cursor into a JSON string. */
 static ps_status tp_string(tparser *t, json_t **out)
 {
@@ -250,7 +239,7 @@ static ps_status tp_string(tparser *t, json_t **out)
             if (nhex) {
                 unsigned long cp = 0;
                 for (int i = 0; i < nhex; i++) {
-                    int v = tp_eof(t) ? -1 : hexval(*t->p);
+                    int v = tp_eof(t) ? -1 : ps__hex_digit(*t->p);
                     if (v < 0) {
                         st = tp_err(t, "invalid \\%c escape: %d hex digits needed", e, nhex);
                         break;

@@ -44,6 +44,17 @@ size_t ps_base64url_encode(const void *data, size_t n, char *out)
     return (size_t)(p - out);
 }
 
+int ps__hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static int ps__b64val(char c)
 {
     if (c >= 'A' && c <= 'Z')

@@ -20,17 +20,6 @@ __extension__ typedef unsigned __int128 ep_u128;
 
 /* ---- UUIDs ----------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Remove every occurrence of `pat` from buf[0..*n). */
 static void remove_all(char *buf, size_t *n, const char *pat)
 {
@@ -63,7 +52,7 @@ bool ep_parse_uuid4(const char *s, size_t n, char out[37])
     for (size_t i = a; i < b; i++) {
         if (buf[i] == '-')
             continue;
-        int h = hexval((unsigned char)buf[i]);
+        int h = ps__hex_digit((unsigned char)buf[i]);
         if (h < 0 || nd >= 32)
             return false;
         if (nd % 2 == 0)

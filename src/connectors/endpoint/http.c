@@ -688,17 +688,6 @@ static ps_status http_body_grow(http_ctx *x, unsigned char **body, size_t *cap, 
     return PS_OK;
 }
 
-static int http_hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Copy at most 60 characters of `s` for a message, '?' for unprintables. */
 static const char *http_show(char *out, size_t outsz, const char *s, size_t n)
 {
@@ -722,7 +711,7 @@ static ps_status http_read_chunked(http_ctx *x, unsigned char **body, size_t *le
         PS__FORWARD(http_line(x, &budget, "chunk-size line", &line, &n));
         size_t i = 0, size = 0;
         int v;
-        while (i < n && (v = http_hex(line[i])) >= 0) {
+        while (i < n && (v = ps__hex_digit(line[i])) >= 0) {
             if (size > (SIZE_MAX >> 4))
                 return ps__seterr(PS_EPROTO, "%s: chunk size \"%s\" overflows", x->c->origin,
                                   http_show(show, sizeof show, line, n));

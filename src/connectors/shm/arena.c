@@ -68,45 +68,6 @@ static void ps__shm_set_state(ps__shm_slot *s, uint32_t state)
 
 /* ---- UUIDs --------------------------------------------------------------------- */
 
-static int ps__hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-bool ps__shm_uuid_parse(const char *text, uint8_t id[16])
-{
-    if (!ps_uuid_is_canonical(text))
-        return false;
-    size_t k = 0;
-    for (size_t i = 0; text[i] && k < 16; i++) {
-        if (text[i] == '-')
-            continue;
-        int hi = ps__hexval(text[i]), lo = ps__hexval(text[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        id[k++] = (uint8_t)(hi << 4 | lo);
-        i++;
-    }
-    return k == 16;
-}
-
-void ps__shm_uuid_format(const uint8_t id[16], char out[PS_UUID_STR_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[id[i] >> 4];
-        out[o++] = hex[id[i] & 15];
-    }
-    out[o] = '\0';
-}
-
 /* ---- heap ------------------------------------------------------------------------ */
 
 /* The block at `off` if it lies wholly inside the carved heap. */

@@ -125,7 +125,5 @@ void *ps__shm_heap_data(ps__shm_hdr *h, uint64_t off, uint64_t size);
 void ps__shm_repair(ps__shm_hdr *h);
 
 /* UUID text <-> 16 bytes. */
-bool ps__shm_uuid_parse(const char *text, uint8_t id[16]);
-void ps__shm_uuid_format(const uint8_t id[16], char out[PS_UUID_STR_LEN + 1]);
 
 #endif
