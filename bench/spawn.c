@@ -12,7 +12,6 @@
 
 #include "bench.h"
 
-
 ps_status bench_spawn_self(const char *const *args, char *buf, size_t bufsz, uint64_t *t_spawn,
                            uint64_t *t_exit)
 {
