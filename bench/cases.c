@@ -669,7 +669,7 @@ static ps_status routed_measure(const char *multi_options, const char *direct_op
         s = routed_store("multi", multi_options, "bench-routed", &routed);
     if (s == PS_OK)
         s = routed_store("local", direct_options, "bench-direct", &direct);
-    double budget = quick ? 0.05 : 3.0;
+    double budget = quick ? 0.05 : 2.0;
     uint64_t rng = 0x9e3779b97f4a7c15ull, t0 = ps_now_ns();
     ps_key *keys[ROUTED_GROUP] = {0};
     double sum_m = 0, sum_d = 0;
@@ -735,45 +735,73 @@ int bench_routed_child(const char *multi_options, const char *direct_options, co
     return 0;
 }
 
+/* Fresh processes the put_routed row runs (a quick run: one); the row is the
+ * one with the median overhead. Each process has its own address-space
+ * layout, which moves the result by about a point. */
+#define ROUTED_PROCS 3
+
 static void run_routed(case_env *e)
 {
     bench_row *row = bench_row_add(e->c->name, "put_routed", BENCH_KIB);
     char *direct = expand("{\"store_id\": \"bench-direct-${ID}\"}", e->dir, e->id);
-    routed_result r = {0};
-    ps_status s = PS_ENOMEM;
-    const char *where = "a fresh process";
-    if (direct && bench_g_opts.self_exe) {
+    routed_result runs[ROUTED_PROCS];
+    size_t nruns = bench_g_opts.quick ? 1 : ROUTED_PROCS;
+    ps_status s = direct ? PS_OK : PS_ENOMEM;
+    const char *where = "fresh processes";
+    for (size_t i = 0; i < nruns && s == PS_OK; i++) {
+        routed_result *r = &runs[i];
+        memset(r, 0, sizeof *r);
+        if (!bench_g_opts.self_exe) {
+            where = "this process (no /proc/self/exe)";
+            nruns = 1;
+            s = routed_measure(e->options, direct, bench_g_opts.quick, r);
+            break;
+        }
         const char *args[] = {"--routed-child", e->options, direct, bench_g_opts.quick ? "1" : "0",
                               NULL};
         char buf[512];
         uint64_t t0, t1;
         s = bench_spawn_self(args, buf, sizeof buf, &t0, &t1);
         if (s == PS_OK &&
-            sscanf(buf, "%zu %lg %lg %lg %lg %lg %lg", &r.n, &r.overhead, &r.median_ns, &r.p99_ns,
-                   &r.total_ns, &r.mean_routed, &r.mean_direct) != 7)
+            sscanf(buf, "%zu %lg %lg %lg %lg %lg %lg", &r->n, &r->overhead, &r->median_ns,
+                   &r->p99_ns, &r->total_ns, &r->mean_routed, &r->mean_direct) != 7)
             s = ps_error(PS_EPROTO, "routed child said \"%.200s\"", buf);
-    } else if (direct) {
-        where = "this process (no /proc/self/exe)";
-        s = routed_measure(e->options, direct, bench_g_opts.quick, &r);
     }
     if (s != PS_OK) {
         row->status = BENCH_ERROR;
         snprintf(row->note, sizeof row->note, "error: %s: %s", ps_status_name(s), ps_last_error());
-    } else {
-        row->status = BENCH_OK;
-        row->overhead = r.overhead;
-        row->st.samples = r.n;
-        row->st.group = ROUTED_GROUP;
-        row->st.ops = r.n * ROUTED_GROUP;
-        row->st.total_ns = r.total_ns;
-        row->st.median_ns = r.median_ns;
-        row->st.p99_ns = r.p99_ns;
-        row->st.ops_per_sec = r.total_ns > 0 ? (double)row->st.ops * 1e9 / r.total_ns : 0;
-        row->st.mb_per_sec = row->st.ops_per_sec * BENCH_KIB / 1e6;
-        snprintf(row->note, sizeof row->note,
-                 "%zu interleaved pairs of %d puts in %s; mean %.0f ns routed vs %.0f ns direct",
-                 r.n, ROUTED_GROUP, where, r.mean_routed, r.mean_direct);
+        ps_free(direct);
+        return;
     }
+    /* The run with the median overhead (insertion sort of at most 3). */
+    size_t order[ROUTED_PROCS];
+    for (size_t i = 0; i < nruns; i++) {
+        size_t j = i;
+        while (j > 0 && runs[order[j - 1]].overhead > runs[i].overhead) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    const routed_result *r = &runs[order[nruns / 2]];
+    row->status = BENCH_OK;
+    row->overhead = r->overhead;
+    row->st.samples = r->n;
+    row->st.group = ROUTED_GROUP;
+    row->st.ops = r->n * ROUTED_GROUP;
+    row->st.total_ns = r->total_ns;
+    row->st.median_ns = r->median_ns;
+    row->st.p99_ns = r->p99_ns;
+    row->st.ops_per_sec = r->total_ns > 0 ? (double)row->st.ops * 1e9 / r->total_ns : 0;
+    row->st.mb_per_sec = row->st.ops_per_sec * BENCH_KIB / 1e6;
+    char each[64] = "";
+    for (size_t i = 0, o = 0; i < nruns && o < sizeof each; i++)
+        o += (size_t)snprintf(each + o, sizeof each - o, "%s%+.1f%%", i ? " " : "",
+                              100.0 * runs[i].overhead);
+    snprintf(row->note, sizeof row->note,
+             "median of %zu run(s) in %s (%s), each %zu interleaved pairs of %d puts; mean %.0f "
+             "ns routed vs %.0f ns direct",
+             nruns, where, each, r->n, ROUTED_GROUP, r->mean_routed, r->mean_direct);
     ps_free(direct);
 }
 
