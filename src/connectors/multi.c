@@ -4,12 +4,13 @@
  * include/proxystore/connectors/multi.h for the contract.
  *
  * The instance is immutable after open: an array of entries in the given
- * order and a second array of their indices sorted by priority (stable, so
- * ties keep the given order). Whether each policy matches this host is
- * decided once at open, so put() only compares sizes and tags. Inner
- * connectors are called through the public ps_connector_* API, which checks
- * their keys and serializes the types that are not thread-safe; the multi
- * connector itself is therefore thread-safe.
+ * order and a slot table of the entries put() may choose, sorted by priority
+ * (stable, so ties keep the given order). Whether each policy matches this
+ * host is decided once at open, so put() only compares sizes and tags. Inner
+ * connectors are called through the public ps_connector_* API (put through
+ * its inlined routed form), which checks their keys and serializes the types
+ * that are not thread-safe; the multi connector itself is therefore
+ * thread-safe.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,14 +40,14 @@ typedef struct ps__multi_entry {
 typedef struct ps__multi_slot {
     uint64_t min_size, max_size; /* the policy's size range */
     ps__multi_entry *e;
+    int64_t priority;
     bool superset; /* the policy wants superset tags: no put without tags matches */
 } ps__multi_slot;
 
 typedef struct ps__multi {
     size_t n;
     ps__multi_entry *e;
-    size_t *order;         /* entry indices, highest priority first, ties in given order */
-    ps__multi_slot *slots; /* the eligible entries in `order` (see ps__multi_sort) */
+    ps__multi_slot *slots; /* see ps__multi_sort */
     size_t nslots;
     /* Set by default_clear: the coming close is close(PS_CLEAR_DEFAULT), so
      * every inner connector closes as its own configuration says. */
@@ -70,7 +71,6 @@ static void ps__multi_free(ps__multi *m, bool close_conns)
         ps_free(e->name);
     }
     ps_free(m->e);
-    ps_free(m->order);
     ps_free(m->slots);
     ps_free(m);
 }
@@ -83,9 +83,8 @@ static ps_status ps__multi_alloc(size_t n, ps__multi **out)
         return PS__ENOMEM("multi connector");
     if (n > 0) {
         m->e = ps_calloc(n, sizeof *m->e);
-        m->order = ps_calloc(n, sizeof *m->order);
         m->slots = ps_calloc(n, sizeof *m->slots);
-        if (m->e == NULL || m->order == NULL || m->slots == NULL) {
+        if (m->e == NULL || m->slots == NULL) {
             ps__multi_free(m, false);
             return PS__ENOMEM("multi connector entries");
         }
@@ -94,29 +93,23 @@ static ps_status ps__multi_alloc(size_t n, ps__multi **out)
     return PS_OK;
 }
 
-/* Sort entry indices by priority, highest first; stable (insertion sort).
- * Then build the slot table put() chooses from: every entry that is active
- * and whose policy matches this host, with its rules for a put without tags
+/* Build the slot table put() chooses from: every entry that is active and
+ * whose policy matches this host, highest priority first, ties in the given
+ * order (a stable insertion sort), with its rules for a put without tags
  * (ps__policy_put_rules). Call it once the entries' connectors are set. */
 static void ps__multi_sort(ps__multi *m)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        size_t idx = i, j = i;
-        int64_t pri = ps_policy_priority(m->e[idx].policy);
-        while (j > 0 && ps_policy_priority(m->e[m->order[j - 1]].policy) < pri) {
-            m->order[j] = m->order[j - 1];
-            j--;
-        }
-        m->order[j] = idx;
-    }
     m->nslots = 0;
-    for (size_t k = 0; k < m->n; k++) {
-        ps__multi_entry *e = &m->e[m->order[k]];
+    for (size_t i = 0; i < m->n; i++) {
+        ps__multi_entry *e = &m->e[i];
         if (e->conn == NULL || !e->host_ok)
             continue;
-        ps__multi_slot *r = &m->slots[m->nslots++];
-        r->e = e;
-        ps__policy_put_rules(e->policy, &r->min_size, &r->max_size, &r->superset);
+        ps__multi_slot r = {.e = e, .priority = ps_policy_priority(e->policy)};
+        ps__policy_put_rules(e->policy, &r.min_size, &r.max_size, &r.superset);
+        size_t j = m->nslots++;
+        for (; j > 0 && m->slots[j - 1].priority < r.priority; j--)
+            m->slots[j] = m->slots[j - 1];
+        m->slots[j] = r;
     }
 }
 

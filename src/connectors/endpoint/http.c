@@ -100,8 +100,12 @@ static void http_after_fork_child(void)
     pthread_mutex_unlock(&http_spare_lock);
 }
 
+#define HTTP_SPARE_MAX_DEFAULT ((size_t)256 << 20)
+/* The largest body kept as the spare (below): PROXYSTORE_ENDPOINT_SPARE_MAX
+ * bytes (0: keep none), read once by http_init. */
+static size_t http_spare_max = HTTP_SPARE_MAX_DEFAULT;
+
 static void http_drop_spare(void);
-static size_t http_spare_max;
 
 static void http_init(void)
 {
@@ -126,15 +130,11 @@ static pid_t http_self(void)
 
 /* ---- the spare body buffer ------------------------------------------------------- */
 
-#define HTTP_SPARE_MIN         ((size_t)8 << 20)
-#define HTTP_SPARE_MAX_DEFAULT ((size_t)256 << 20)
+#define HTTP_SPARE_MIN ((size_t)8 << 20)
 
 static void *http_spare;      /* a released body, or NULL */
 static size_t http_spare_cap; /* its size */
 static size_t http_clients;   /* live clients: the spare is kept only while > 0 */
-/* The largest body kept as the spare: PROXYSTORE_ENDPOINT_SPARE_MAX bytes
- * (0: keep none), read once; set by http_init. */
-static size_t http_spare_max = HTTP_SPARE_MAX_DEFAULT;
 
 /* Free the spare now (before the allocator changes: it must be freed by the
  * allocator that made it). */
