@@ -54,6 +54,15 @@ static bool ps__type_ok(const char *type, size_t len)
     return true;
 }
 
+/* Bytes of `s` (n of them) outside [A-Za-z0-9._~-]. */
+static size_t ps__count_reserved(const char *s, size_t n)
+{
+    size_t esc = 0;
+    for (size_t i = 0; i < n; i++)
+        esc += ps__unreserved_tab[(unsigned char)s[i]] ^ 1u;
+    return esc;
+}
+
 static const char ps__hex[] = "0123456789ABCDEF";
 
 static int ps__hexval(char c)
@@ -149,11 +158,9 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     size_t raw = 0, text_len = tlen + 1 + (nfields - 1), n_pct = 0;
     for (size_t i = 0; i < nfields; i++) {
         PS__RETURN_IF(fields[i] == NULL, PS_EINVAL, "ps_key_new: field %zu is NULL", i);
-        const unsigned char *f = (const unsigned char *)fields[i];
-        size_t j = strnlen(fields[i], PS_KEY_MAX_TEXT + 1), esc = 0;
+        size_t j = strnlen(fields[i], PS_KEY_MAX_TEXT + 1);
         PS__RETURN_IF(j > PS_KEY_MAX_TEXT, PS_EINVAL, "ps_key_new: field %zu is too long", i);
-        for (size_t q = 0; q < j; q++)
-            esc += ps__unreserved_tab[f[q]] ^ 1u;
+        size_t esc = ps__count_reserved(fields[i], j);
         flens[i] = j;
         nesc[i] = esc;
         n_pct += esc;
@@ -288,15 +295,6 @@ ps_status ps_key_parse(const char *text, ps_key **out)
     k->hash = ps__key_text_hash(k->text, k->text_len);
     *out = k;
     return PS_OK;
-}
-
-/* Bytes of `s` (n of them) outside [A-Za-z0-9._~-]. */
-static size_t ps__count_reserved(const char *s, size_t n)
-{
-    size_t esc = 0;
-    for (size_t i = 0; i < n; i++)
-        esc += ps__unreserved_tab[(unsigned char)s[i]] ^ 1u;
-    return esc;
 }
 
 /* The bytes of a wrapper, all but its copy of the inner key's escaped text:
