@@ -173,6 +173,18 @@ static void *hdl_del(daos_handle_t h, int type)
     return p;
 }
 
+/* The close of a pool, container or KV handle: synchronous only. */
+static int hdl_close(daos_handle_t h, int type, daos_event_t *ev)
+{
+    if (ev != NULL)
+        return -DER_NOSYS;
+    void *p = hdl_del(h, type);
+    if (p == NULL)
+        return -DER_NO_HDL;
+    free(p);
+    return 0;
+}
+
 /* ---- small file helpers ----------------------------------------------------------- */
 
 static int der_from_errno(int e)
@@ -501,13 +513,7 @@ int daos_pool_connect2(const char *pool, const char *sys, unsigned int flags, da
 
 int daos_pool_disconnect(daos_handle_t poh, daos_event_t *ev)
 {
-    if (ev != NULL)
-        return -DER_NOSYS;
-    emu_pool *p = hdl_del(poh, H_POOL);
-    if (p == NULL)
-        return -DER_NO_HDL;
-    free(p);
-    return 0;
+    return hdl_close(poh, H_POOL, ev);
 }
 
 /* ---- containers ------------------------------------------------------------------------- */
@@ -629,13 +635,7 @@ int daos_cont_open2(daos_handle_t poh, const char *cont, unsigned int flags, dao
 
 int daos_cont_close(daos_handle_t coh, daos_event_t *ev)
 {
-    if (ev != NULL)
-        return -DER_NOSYS;
-    emu_cont *c = hdl_del(coh, H_CONT);
-    if (c == NULL)
-        return -DER_NO_HDL;
-    free(c);
-    return 0;
+    return hdl_close(coh, H_CONT, ev);
 }
 
 daos_prop_t *daos_prop_alloc(uint32_t entries_nr)
@@ -828,13 +828,7 @@ int daos_kv_open(daos_handle_t coh, daos_obj_id_t oid, unsigned int mode, daos_h
 
 int daos_kv_close(daos_handle_t oh, daos_event_t *ev)
 {
-    if (ev != NULL)
-        return -DER_NOSYS;
-    emu_obj *o = hdl_del(oh, H_OBJ);
-    if (o == NULL)
-        return -DER_NO_HDL;
-    free(o);
-    return 0;
+    return hdl_close(oh, H_OBJ, ev);
 }
 
 static int is_plain(unsigned char c)
