@@ -67,6 +67,13 @@ PS_API const char *ps_last_error(void);
 /** Forget this thread's last message. */
 PS_API void ps_clear_error(void);
 
+/**
+ * Set this thread's last-error message and return `status`, for connector
+ * implementations: `return ps_error(PS_EIO, "file %s: %s", path, strerror(e));`
+ */
+PS_API ps_status ps_error(ps_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

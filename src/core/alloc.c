@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static void *ps__libc_malloc(void *ctx, size_t n)
 {

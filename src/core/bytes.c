@@ -1,7 +1,7 @@
 /* ps_bytes: owned buffers and views behind one free call. */
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static void ps__noop_release(void *opaque, void *data, size_t len)
 {

@@ -14,7 +14,6 @@
 
 #include "proxystore/alloc.h"
 #include "proxystore/bytes.h"
-#include "proxystore/connector.h"
 #include "proxystore/key.h"
 #include "proxystore/status.h"
 #include "proxystore/util.h"
@@ -22,8 +21,9 @@
 /* Size of the thread-local error message buffer. */
 #define PS__ERRMSG_SIZE 1024
 
-/* Set the thread-local message (printf-style) and return `st`. */
-ps_status ps__seterr(ps_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the thread-local message (printf-style) and return `st`: the public
+ * ps_error() of status.h, under the internal name the library uses. */
+#define ps__seterr ps_error
 ps_status ps__vseterr(ps_status st, const char *fmt, va_list ap);
 
 /* Prefix the current message: "<prefix>: <old message>". Returns `st`. */
@@ -98,26 +98,5 @@ uint64_t ps__hash64(const void *data, size_t len);
 
 /* Wall clock in seconds (double). */
 double ps__wall_time(void);
-
-/* One-time library setup (jansson allocator, builtin codecs and connectors).
- * Called lazily by the registries; idempotent and thread-safe. */
-void ps__init_once(void);
-
-/*
- * Add run-time feature facts to the "features" object of ps_version_info().
- * Defined in src/core/features.c; a module that has something to report
- * (e.g. whether libdaos loads) adds one line there.
- */
-void ps__features_report(json_t *features);
-
-/* Set up the builtin connector types (called by ps__init_once). */
-void ps__connectors_init_builtin(void);
-/* Copy up to `max` registered codec names (static strings) into `names`. */
-size_t ps__codec_names(const char **names, size_t max);
-
-/* Set up the builtin codecs (called by ps__init_once). */
-void ps__codecs_init_builtin(void);
-/* The "proxystore" codec: upstream's serialization framing (src/codecs/proxystore.c). */
-extern const struct ps_codec ps__codec_proxystore;
 
 #endif

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "internal.h"
-#include "key_internal.h"
-#include "proxystore/sys/connector.h"
+#include "core/internal.h"
+#include "core/key_internal.h"
+#include "proxystore/key.h"
 
 /* Bytes the next ps_key_new() of this thread reserves for a wrapper, besides
  * its own escaped text (see ps__key_reserve_wrap in internal.h); 0: none. */

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/key.h"
 
 /* States of a key's text (`ready`): a wrapped key's text is written once. */

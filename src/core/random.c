@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define PS__POOL_SIZE 4096
 

@@ -2,8 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxystore/sys/connector.h"
+#include "core/internal.h"
 
 static _Thread_local char ps__errmsg[PS__ERRMSG_SIZE];
 
@@ -67,15 +66,6 @@ ps_status ps__vseterr(ps_status st, const char *fmt, va_list ap)
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     memcpy(ps__errmsg, tmp, PS__ERRMSG_SIZE - 1);
     ps__errmsg[PS__ERRMSG_SIZE - 1] = '\0';
-    return st;
-}
-
-ps_status ps__seterr(ps_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ps__vseterr(st, fmt, ap);
-    va_end(ap);
     return st;
 }
 

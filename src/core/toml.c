@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "toml.h"
+#include "core/internal.h"
+#include "core/toml.h"
 
 #define TOML_MAX_DEPTH 32
 

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static const char ps__b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -192,7 +192,6 @@ uint64_t ps__hash64(const void *data, size_t len)
 ps_status ps__json_parse_object(const char *text, const char *what, json_t **out)
 {
     PS__RETURN_IF(text == NULL, PS_EINVAL, "%s: JSON text is NULL", what);
-    ps__init_once();
     json_error_t err;
     json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     PS__RETURN_IF(v == NULL, PS_EINVAL, "%s: invalid JSON at line %d column %d: %s", what, err.line,
@@ -207,7 +206,6 @@ ps_status ps__json_parse_object(const char *text, const char *what, json_t **out
 
 ps_status ps__json_dump(const json_t *value, char **out)
 {
-    ps__init_once();
     /* jansson keeps its own allocator (the application may use jansson
      * too); copy the text so that the caller frees it with ps_free(). */
     char *s = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -264,4 +262,9 @@ ps_status ps__json_get_int(const json_t *obj, const char *what, const char *name
                   name);
     *out = json_integer_value(v);
     return PS_OK;
+}
+
+const char *ps_version(void)
+{
+    return PS_VERSION_STRING;
 }

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxy_internal.h"
+#include "core/internal.h"
+#include "proxy/proxy_internal.h"
 #include "proxystore/proxy.h"
 
 #define PS__POOL_THREADS 4

@@ -19,8 +19,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxy_internal.h"
+#include "core/internal.h"
+#include "proxy/proxy_internal.h"
 #include "proxystore/codec.h"
 #include "proxystore/metrics.h"
 #include "proxystore/proxy.h"

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxy_internal.h"
+#include "core/internal.h"
+#include "proxy/proxy_internal.h"
 #include "proxystore/proxy.h"
 
 /* ---- constants of format 1 (frozen: changing them needs format 2) -------- */

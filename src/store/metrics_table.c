@@ -207,7 +207,6 @@ static json_t *ps__time_json(const ps_time_stats *t)
 
 ps_status ps__metrics_json(ps__metrics *m, char **json)
 {
-    ps__init_once();
     json_t *times = json_object(), *counters = json_object(), *attrs = json_object();
     json_t *root = json_object();
     ps_status st = PS_OK;

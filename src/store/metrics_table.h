@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/metrics.h"
 
 typedef struct ps__metrics ps__metrics;

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/codec.h"
 #include "proxystore/store.h"
 #include "store/cache.h"

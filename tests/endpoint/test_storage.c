@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage.h"
+#include "server/storage.h"
 #include "testutil.h"
 
 static ep_buf *mkbuf(const void *data, size_t n)

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
-#include "toml.h"
+#include "core/toml.h"
 
 static json_t *parse_ok(const char *text)
 {

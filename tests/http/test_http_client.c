@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connectors/endpoint/http.h"
+#include "http/http.h"
 #include "testutil.h"
 #include "proxystore/connectors/endpoint.h"
 

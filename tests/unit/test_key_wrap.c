@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
-#include "key_internal.h"
+#include "core/internal.h"
+#include "core/key_internal.h"
 #include "proxystore/sys/connector.h"
 #include "testutil.h"
 

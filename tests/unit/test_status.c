@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/sys/connector.h"
 
 static void test_names_pinned(void **state)

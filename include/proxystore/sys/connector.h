@@ -131,44 +131,6 @@ PS_API ps_status ps_connector_from_config_json(json_t *config, ps_connector **ou
  */
 PS_API void *ps_connector_priv(ps_connector *conn, const ps_connector_ops *ops);
 
-/**
- * Set this thread's last-error message and return `status`, for connector
- * implementations: `return ps_error(PS_EIO, "file %s: %s", path, strerror(e));`
- */
-PS_API ps_status ps_error(ps_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/**
- * Make a key of this connector's type whose first field is a fresh UUID4 and
- * whose further fields are `extra` (n_extra of them, may be 0).
- * Ownership: `*key` is new.
- */
-PS_API ps_status ps_key_new_uuid(const char *type, size_t n_extra, const char *const *extra,
-                                 ps_key **key);
-
-/**
- * Make a key of type `type` with two fields, `name` and the canonical text of
- * `inner`: "<type>:<name>/<inner text, escaped>", for connectors that route
- * to other connectors (the multi connector). The result is an ordinary key to
- * every other function: its text, fields, hash and equality are those of the
- * same text parsed with ps_key_parse(). It differs only in cost: it holds
- * `inner` itself, so ps_key_inner() gives it back without parsing, and its
- * text is written on first use (all accessors stay thread-safe and never fail).
- * Ownership: on success the new key takes `inner` (ps_key_free() of `*out`
- * frees it); on failure `inner` stays the caller's. `*out` is new. `name` is
- * copied.
- * Returns PS_EINVAL with a message for a bad type or a text longer than
- * PS_KEY_MAX_TEXT.
- */
-PS_API ps_status ps_key_wrap(const char *type, const char *name, ps_key *inner, ps_key **out);
-
-/**
- * The inner key of a key made by ps_key_wrap(), or NULL for any other key
- * (a key parsed from text is never wrapped: parse its second field instead).
- * Ownership: borrowed; valid while `key` lives.
- */
-PS_API const ps_key *ps_key_inner(const ps_key *key);
-
 #ifdef __cplusplus
 }
 #endif

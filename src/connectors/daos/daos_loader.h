@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "daos_abi.h"
+#include "connectors/daos/daos_abi.h"
 #include "proxystore/status.h"
 
 /* The table: one member per function of PS__DAOS_FUNCS and PS__DAOS_OPTIONAL_FUNCS. */
@@ -30,11 +30,5 @@ typedef struct ps__daos_api {
  * Ownership: `*api` is static; never freed (the library stays loaded).
  */
 ps_status ps__daos_load(const ps__daos_api **api);
-
-/*
- * Add "daos": {"available": bool, "library": path, "detail": text} to the
- * features object of ps_version_info() (loads the library if not yet done).
- */
-void ps__daos_features_report(json_t *features);
 
 #endif

@@ -22,9 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daos_loader.h"
+#include "connector/builtin.h"
+#include "connectors/daos/daos_loader.h"
 #include "proxystore/connectors/daos.h"
-#include "internal.h"
+#include "core/internal.h"
 
 static pthread_once_t ps__daos_once = PTHREAD_ONCE_INIT;
 static ps__daos_api ps__daos_table;

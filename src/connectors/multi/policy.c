@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "connectors/multi/policy_internal.h"
-#include "internal.h"
+#include "core/internal.h"
 
 /* Longest host name we look at (POSIX HOST_NAME_MAX is 255). */
 #define PS__HOSTNAME_MAX 256

@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shm_internal.h"
+#include "connectors/shm/shm_internal.h"
 
 #define PS__PAGE ((uint64_t)4096)
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/connectors/shm.h"
 
 /* ---- the arena file (<dir>/proxystore-shm.<name>/index) -------------------- */

@@ -35,11 +35,12 @@
 
 #include <curl/curl.h>
 
-#include "connectors/endpoint/http.h"
-#include "internal.h"
+#include "http/http.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/endpoint.h"
 #include "proxystore/sys/connector.h"
-#include "toml.h"
+#include "core/toml.h"
 
 #define EP_POOL_MAX           16
 #define EP_MAX_ENDPOINTS      64
@@ -70,8 +71,6 @@ typedef struct ep_conn {
     CURL *pool[EP_POOL_MAX];
     size_t npool;
 } ep_conn;
-
-extern const ps_connector_ops ps__connector_endpoint;
 
 /* ---- libcurl, loaded at run time ------------------------------------------------ */
 

@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connectors/endpoint/http.h"
-#include "internal.h"
+#include "http/http.h"
+#include "core/internal.h"
 
 #define HTTP_CONNECT_TIMEOUT_MS 10000LL
 #define HTTP_BUF_INIT           (16 * 1024)

@@ -47,7 +47,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/redis.h"
 #include "proxystore/sys/connector.h"
 

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "proxystore/sys/connector.h"
 
 struct ps_connector {

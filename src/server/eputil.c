@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "eputil.h"
-#include "internal.h"
+#include "core/internal.h"
 
 __extension__ typedef unsigned __int128 ep_u128;
 

@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proxystore/sys/connector.h"
-#include "shm/shm_internal.h"
+#include "connector/builtin.h"
+#include "connectors/shm/shm_internal.h"
 
 #define PS__SHM_DEFAULT_MAX_OBJECTS 65536
 #define PS__SHM_MAX_OBJECTS_LIMIT   16777216
@@ -904,7 +904,6 @@ ps_status ps_shm_connector_open(const char *name, ps_connector **out)
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_shm_connector_open: out is NULL");
     *out = NULL;
     PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_shm_connector_open: name is NULL");
-    ps__init_once();
     json_t *opts = json_pack("{s:s}", "name", name);
     PS__RETURN_IF(opts == NULL, PS_EINVAL, "ps_shm_connector_open: name is not valid UTF-8");
     ps_status st = ps_connector_open_json(&ps__connector_shm, opts, out);

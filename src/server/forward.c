@@ -7,7 +7,7 @@
 #include <curl/curl.h>
 
 #include "forward.h"
-#include "internal.h"
+#include "core/internal.h"
 
 static pthread_key_t fwd_key;
 static pthread_once_t fwd_once = PTHREAD_ONCE_INIT;

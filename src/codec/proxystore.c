@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxystore/codec.h"
+#include "codec/codec_internal.h"
+#include "core/internal.h"
 
 static ps_status ps__pscodec_encode(const void *in, size_t len, ps_bytes *out)
 {

@@ -4,8 +4,8 @@
 
 #include "config.h"
 #include "eputil.h"
-#include "internal.h"
-#include "toml.h"
+#include "core/internal.h"
+#include "core/toml.h"
 
 bool ep_valid_name(const char *name)
 {

@@ -31,7 +31,7 @@
 
 #include "eputil.h"
 #include "forward.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "server.h"
 
 #define TEXT_TYPE  "text/html; charset=utf-8"

@@ -18,7 +18,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/local.h"
 #include "proxystore/sys/connector.h"
 
@@ -562,7 +563,6 @@ ps_status ps_local_connector_open(const char *store_id, ps_connector **out)
 {
     PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_local_connector_open: out is NULL");
     *out = NULL;
-    ps__init_once();
     PS__RETURN_IF(store_id && !ps__local_store_id_ok(store_id), PS_EINVAL,
                   "local connector: invalid store_id \"%.80s\" (want [A-Za-z0-9._-]{1,%d})",
                   store_id, PS_LOCAL_STORE_ID_MAX);

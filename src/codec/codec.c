@@ -6,8 +6,8 @@
 
 #include <zstd.h>
 
-#include "internal.h"
-#include "proxystore/codec.h"
+#include "codec/codec_internal.h"
+#include "core/internal.h"
 
 #define PS__MAX_CODECS 64
 
@@ -192,22 +192,30 @@ out:
     return st;
 }
 
-void ps__codecs_init_builtin(void)
+/* The builtin codecs, registered once, on the registry's first use. */
+static pthread_once_t ps__codecs_once = PTHREAD_ONCE_INIT;
+
+static void ps__codecs_add_builtin(void)
 {
     ps__codec_add(&ps__codec_raw);
     ps__codec_add(&ps__codec_zstd);
-    ps__codec_add(&ps__codec_proxystore); /* src/codecs/proxystore.c */
+    ps__codec_add(&ps__codec_proxystore);
+}
+
+static void ps__codecs_init(void)
+{
+    pthread_once(&ps__codecs_once, ps__codecs_add_builtin);
 }
 
 ps_status ps_codec_register(const ps_codec *codec)
 {
-    ps__init_once();
+    ps__codecs_init();
     return ps__codec_add(codec);
 }
 
 const ps_codec *ps_codec_find(const char *name)
 {
-    ps__init_once();
+    ps__codecs_init();
     if (name == NULL) {
         ps__seterr(PS_EINVAL, "ps_codec_find: name is NULL");
         return NULL;
@@ -225,7 +233,7 @@ const ps_codec *ps_codec_find(const char *name)
 
 size_t ps__codec_names(const char **names, size_t max)
 {
-    ps__init_once();
+    ps__codecs_init();
     pthread_mutex_lock(&ps__codec_lock);
     size_t n = ps__ncodecs < max ? ps__ncodecs : max;
     for (size_t i = 0; i < n; i++)

@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "storage_impl.h"
 
 #define SQ_READERS 4

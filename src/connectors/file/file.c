@@ -23,7 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/file.h"
 #include "proxystore/sys/connector.h"
 
@@ -556,7 +557,6 @@ ps_status ps_file_connector_open(const char *store_dir, bool clear, ps_connector
     *out = NULL;
     PS__RETURN_IF(store_dir == NULL || *store_dir == '\0', PS_EINVAL,
                   "ps_file_connector_open: store_dir is NULL or empty");
-    ps__init_once();
     json_t *opts = json_object();
     json_t *dir = json_string(store_dir);
     if (dir == NULL && opts != NULL) {

@@ -1,21 +1,17 @@
-/* Version and feature report. */
+/* ps_version_info(): what this build offers (connector types, codecs,
+ * run-time features). It lives in the connector layer because it lists
+ * connector types and codecs. */
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
-#include "proxystore/codec.h"
-#include "proxystore/sys/connector.h"
-
-const char *ps_version(void)
-{
-    return PS_VERSION_STRING;
-}
+#include "codec/codec_internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 
 ps_status ps_version_info(char **json)
 {
     PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_version_info: out is NULL");
     *json = NULL;
-    ps__init_once();
     json_t *root = json_object();
     json_t *conns = json_array();
     json_t *codecs = json_array();
@@ -31,7 +27,10 @@ ps_status ps_version_info(char **json)
     size_t n = ps__codec_names(names, 64);
     for (size_t i = 0; i < n; i++)
         json_array_append_new(codecs, json_string(names[i]));
-    ps__features_report(features);
+    json_object_set_new(features, "threads", json_true());
+    for (size_t i = 0; i < ps__builtin_connector_count; i++)
+        if (ps__builtin_connectors[i].features)
+            ps__builtin_connectors[i].features(features);
     json_object_set_new(root, "version", json_string(PS_VERSION_STRING));
     json_object_set_new(root, "version_hex", json_integer(PS_VERSION_HEX));
     json_object_set(root, "connectors", conns);

@@ -18,7 +18,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "manage.h"
 
 /* ---- messages ------------------------------------------------------------------ */

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "connector_internal.h"
-#include "internal.h"
-#include "proxystore/sys/connector.h"
+#include "connector/builtin.h"
+#include "connector/connector_internal.h"
+#include "core/internal.h"
 
 #define PS__MAX_TYPES 64
 
@@ -64,21 +64,23 @@ out:
     return st;
 }
 
-/* Builtin connector types, one per src/connectors/<name>.c, listed by CMake. */
-#define PS__BUILTIN(name) extern const ps_connector_ops ps__connector_##name;
-#include "ps_builtin_connectors.h"
-#undef PS__BUILTIN
+/* The builtin types (builtin.c), registered once, on the registry's first use. */
+static pthread_once_t ps__types_once = PTHREAD_ONCE_INIT;
 
-void ps__connectors_init_builtin(void)
+static void ps__types_add_builtin(void)
 {
-#define PS__BUILTIN(name) ps__type_add(&ps__connector_##name);
-#include "ps_builtin_connectors.h"
-#undef PS__BUILTIN
+    for (size_t i = 0; i < ps__builtin_connector_count; i++)
+        ps__type_add(ps__builtin_connectors[i].ops);
+}
+
+static void ps__types_init(void)
+{
+    pthread_once(&ps__types_once, ps__types_add_builtin);
 }
 
 ps_status ps_connector_register(const ps_connector_ops *ops)
 {
-    ps__init_once();
+    ps__types_init();
     return ps__type_add(ops);
 }
 
@@ -103,7 +105,7 @@ static void ps__normalize_kind(const char *kind, char *out, size_t size)
 
 const ps_connector_ops *ps_connector_find(const char *kind)
 {
-    ps__init_once();
+    ps__types_init();
     if (kind == NULL || *kind == '\0')
         return NULL;
     char norm[64];
@@ -119,7 +121,7 @@ const ps_connector_ops *ps_connector_find(const char *kind)
 
 size_t ps_connector_type_count(void)
 {
-    ps__init_once();
+    ps__types_init();
     pthread_mutex_lock(&ps__types_lock);
     size_t n = ps__ntypes;
     pthread_mutex_unlock(&ps__types_lock);
@@ -128,7 +130,7 @@ size_t ps_connector_type_count(void)
 
 const char *ps_connector_type_name(size_t i)
 {
-    ps__init_once();
+    ps__types_init();
     const char *name = NULL;
     pthread_mutex_lock(&ps__types_lock);
     if (i < ps__ntypes)

@@ -27,7 +27,8 @@
 #include <string.h>
 
 #include "connectors/daos/daos_loader.h"
-#include "internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/daos.h"
 #include "proxystore/sys/connector.h"
 
@@ -1100,7 +1101,6 @@ ps_status ps_daos_connector_open(const char *pool, const char *container, const 
     PS__RETURN_IF(!ps__daos_utf8_ok(pool) || !ps__daos_utf8_ok(container) ||
                       !ps__daos_utf8_ok(namespace_),
                   PS_EINVAL, "ps_daos_connector_open: pool, container and namespace must be UTF-8");
-    ps__init_once();
     json_t *opts = json_pack("{s:s, s:s, s:s, s:b}", "pool", pool, "container", container,
                              "namespace", namespace_, "clear", clear);
     if (opts == NULL)

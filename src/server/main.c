@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "manage.h"
 #include "proxystore/version.h"
 

@@ -15,10 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "connector_internal.h"
-#include "key_internal.h"
+#include "connector/connector_internal.h"
+#include "core/key_internal.h"
 #include "connectors/multi/policy_internal.h"
-#include "internal.h"
+#include "connector/builtin.h"
+#include "core/internal.h"
 #include "proxystore/connectors/multi.h"
 #include "proxystore/sys/connector.h"
 
@@ -53,8 +54,6 @@ typedef struct ps__multi {
      * every inner connector closes as its own configuration says. */
     bool close_default;
 } ps__multi;
-
-extern const ps_connector_ops ps__connector_multi;
 
 /* ---- building ------------------------------------------------------------------ */
 
