@@ -2,7 +2,7 @@
  * ps_bench_daos_setup POOL CONTAINER
  *
  * Prepare the DAOS case of the benchmarks on the libdaos emulation
- * (tests/daos/emu, loaded from $PROXYSTORE_DAOS_LIBRARY with its data under
+ * (tests/connectors/daos/emu, loaded from $PROXYSTORE_DAOS_LIBRARY with its data under
  * $DAOS_EMU_ROOT): create pool POOL and a container CONTAINER of layout type
  * PYTHON, as `daos cont create POOL CONTAINER --type PYTHON` would. An
  * existing container is fine. Called by scripts/bench.sh; refuses to run

@@ -48,7 +48,7 @@ if ((!nobuild)); then
         targets+=(proxystore-endpoint)
     fi
     # The DAOS case runs on the libdaos emulation of the test suite.
-    if [[ -f $root/tests/daos/emu/libdaos_emu.c && -f $root/src/connectors/daos/daos_loader.h ]]; then
+    if [[ -f $root/tests/connectors/daos/emu/libdaos_emu.c && -f $root/src/connectors/daos/daos_loader.h ]]; then
         targets+=(ps_bench_daos_setup daos_emu)
     fi
     cmake --build "$build" -j "${JOBS:-2}" --target "${targets[@]}"

@@ -30,6 +30,30 @@ char *pst_mkdtemp(const char *tag)
     return strdup(tmpl);
 }
 
+static int pst__skips;
+
+void pst_note_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("SKIPPED: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    pst__skips++;
+}
+
+int pst_exit(int failed)
+{
+    if (failed != 0)
+        return failed;
+    if (pst__skips > 0) {
+        fprintf(stderr, "%d case(s) skipped: the test is reported as skipped\n", pst__skips);
+        return PST_SKIP_CODE;
+    }
+    return 0;
+}
+
 void pst_rmtree(const char *path)
 {
     DIR *d = opendir(path);

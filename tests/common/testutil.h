@@ -30,6 +30,27 @@
             fail_msg("%s failed with %s but left no message", #expr, ps_status_name(want));        \
     } while (0)
 
+/*
+ * Skipping. A case that this machine cannot run (no permission to mount, no
+ * unix socket, ...) calls PST_SKIP("reason"): the reason goes to stderr and
+ * the program's exit status, made by pst_exit(), is PST_SKIP_CODE when no
+ * case failed, which CTest reports as "Skipped" (ps_add_test sets
+ * SKIP_RETURN_CODE), never as "Passed". A case that does not apply to what
+ * is tested (a conformance case a connector opts out of) uses cmocka's
+ * skip() and does not count.
+ */
+#define PST_SKIP_CODE 77
+#define PST_SKIP(...)                                                                              \
+    do {                                                                                           \
+        pst_note_skip(__VA_ARGS__);                                                                \
+        skip();                                                                                    \
+    } while (0)
+void pst_note_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The exit status for a program whose cases ended with `failed` failures:
+ * `failed` when not 0, else PST_SKIP_CODE when a case called PST_SKIP. */
+int pst_exit(int failed);
+
 /* Make a fresh empty directory under $TMPDIR (or /tmp); returns a malloc'd
  * path. Removed with pst_rmtree. */
 char *pst_mkdtemp(const char *tag);

@@ -768,5 +768,6 @@ int pst_conformance_run(const pst_conformance_target *target)
         cmocka_unit_test(test_null_args),
         cmocka_unit_test(test_malformed_key),
     };
-    return _cmocka_run_group_tests(target->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+    return pst_exit(
+        _cmocka_run_group_tests(target->name, tests, sizeof tests / sizeof tests[0], NULL, NULL));
 }

@@ -12,15 +12,9 @@
  *       return pst_conformance_run(&t);
  *   }
  *
- * Linking it from another test fragment (tests/<area>.cmake). The fragments
- * are included in alphabetical order, so a fragment that comes before
- * conformance.cmake includes it first (conformance.cmake has
- * include_guard(GLOBAL), so including it twice is harmless):
+ * A connector's folder (tests/connectors/<name>/CMakeLists.txt) links it:
  *
- *   if(NOT TARGET ps_conformance)
- *     include(${CMAKE_CURRENT_LIST_DIR}/conformance.cmake)
- *   endif()
- *   ps_add_test(NAME conformance.redis SOURCES redis/conformance_redis.c
+ *   ps_add_test(NAME conformance.redis SOURCES conformance_redis.c
  *               LIBS ps_conformance LABELS conformance threads
  *               FIXTURES_REQUIRED redis_server)
  *

@@ -722,5 +722,5 @@ int main(void)
     const char *filter = getenv("PS_TEST_FILTER");
     if (filter != NULL && *filter != '\0')
         cmocka_set_test_filter(filter);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return pst_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -261,5 +261,5 @@ int main(void)
         cmocka_unit_test(test_fork),
         cmocka_unit_test(test_fork_during_requests),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return pst_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -134,5 +134,5 @@ int main(void)
         cmocka_unit_test(test_connector_3gib),
         cmocka_unit_test(test_store_3gib),
     };
-    return cmocka_run_group_tests_name("large.file_3gib", tests, setup, teardown);
+    return pst_exit(cmocka_run_group_tests_name("large.file_3gib", tests, setup, teardown));
 }

@@ -194,5 +194,5 @@ int main(int argc, char **argv)
         T(test_from_key_and_missing),
         T(test_garbage_token),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pst_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

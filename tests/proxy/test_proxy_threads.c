@@ -248,5 +248,5 @@ int main(void)
         T(test_async),
         T(test_many_proxies_many_threads),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return pst_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
