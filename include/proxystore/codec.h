@@ -4,8 +4,20 @@
  * A store encodes every object with its codec before handing it to the
  * connector and decodes what the connector returns. The codec's name is part
  * of the store's configuration, so the process that resolves a proxy knows
- * how to decode it. Built in: "raw" (identity, no copy) and "zstd"
- * (libzstd frames). Applications register more with ps_codec_register().
+ * how to decode it. Built in:
+ *   "raw"         identity, no copy.
+ *   "zstd"        libzstd frames.
+ *   "proxystore"  upstream ProxyStore's serialization framing
+ *                 (proxystore/serialize.py: IDENT '\n' payload), so objects
+ *                 shared with Python ProxyStore through a common connector
+ *                 read as `bytes` on both sides. Encode writes "BS\n" + the
+ *                 bytes. Decode takes the first line, whitespace stripped, as
+ *                 the identifier: "BS"/"01" (bytes) and "US"/"02" (str, which
+ *                 must be valid UTF-8) give the payload as a view of the
+ *                 fetched buffer (no copy); pickled, numpy and DataFrame
+ *                 objects ("PK", "CP", "NP", "PD", "PL", "03", "04") and
+ *                 unknown identifiers are PS_ECODEC.
+ * Applications register more with ps_codec_register().
  *
  * Thread safety: the registry is safe to use from many threads; a codec's
  * functions must be thread-safe.

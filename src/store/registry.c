@@ -1,187 +1,161 @@
 /*
- * The process-wide store registry: store name -> store (upstream's
+ * The process-wide registry: name -> counted object (upstream's
  * proxystore.store register_store / unregister_store / get_store /
- * get_or_create_store).
+ * get_or_create_store keep stores in one).
  *
- * The registry holds its own reference to every registered store. One mutex
+ * Dependency: one way, store.c -> registry.c. This file is below the store:
+ * it includes no store header and calls no store function; it sees the
+ * objects it holds only through the ps__reg_ops of its registry (take a
+ * reference, is it open). store.c owns the registry of stores and the public
+ * ps_store_register / unregister / lookup / get_or_create.
+ *
+ * The registry holds its own reference to every registered object. One mutex
  * guards a short linked list (a process has a handful of stores).
  *
- * get_or_create builds a missing store outside the lock (opening a connector
+ * get_or_create builds a missing object outside the lock (opening a connector
  * may take a while) behind a "building" placeholder entry: threads asking for
- * the same name meanwhile wait on a condition variable, so the store is built
- * once. If the build fails the placeholder goes away and a waiter tries
- * itself. Closed stores still listed (a close racing a lookup) count as
+ * the same name meanwhile wait on a condition variable, so the object is
+ * built once. If the build fails the placeholder goes away and a waiter tries
+ * itself. Closed objects still listed (a close racing a lookup) count as
  * absent.
  */
 #include <string.h>
 
-#include "proxystore/sys/connector.h"
-#include "store/store_internal.h"
+#include "store/registry.h"
 
-typedef struct ps__reg_entry {
+struct ps__reg_entry {
     struct ps__reg_entry *next;
-    ps_store *store; /* NULL while building */
-    char name[PS__STORE_NAME_MAX + 1];
-} ps__reg_entry;
+    void *obj; /* NULL while building */
+    char name[];
+};
 
-static pthread_mutex_t ps__reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ps__reg_cond = PTHREAD_COND_INITIALIZER;
-static ps__reg_entry *ps__reg_head;
-
-static bool ps__is_closed(const ps_store *s)
+static bool ps__reg_open(const ps__registry *r, const void *obj)
 {
-    return atomic_load_explicit(&s->closed, memory_order_acquire);
+    return r->ops->is_open(obj);
+}
+
+static ps__reg_entry *ps__reg_entry_new(const char *name)
+{
+    size_t n = strlen(name) + 1;
+    ps__reg_entry *e = ps_calloc(1, sizeof *e + n);
+    if (e)
+        memcpy(e->name, name, n);
+    return e;
 }
 
 /* The link pointing at the entry named `name`, or at the list's end. */
-static ps__reg_entry **ps__reg_find(const char *name)
+static ps__reg_entry **ps__reg_find(ps__registry *r, const char *name)
 {
-    ps__reg_entry **pp = &ps__reg_head;
+    ps__reg_entry **pp = &r->head;
     while (*pp && strcmp((*pp)->name, name) != 0)
         pp = &(*pp)->next;
     return pp;
 }
 
-/* Unlink `*pp` and return the store it held (reference to drop). */
-static ps_store *ps__reg_unlink(ps__reg_entry **pp)
+/* Unlink `*pp` and return the object it held (reference to drop). */
+static void *ps__reg_unlink(ps__reg_entry **pp)
 {
     ps__reg_entry *e = *pp;
     *pp = e->next;
-    ps_store *s = e->store;
+    void *obj = e->obj;
     ps_free(e);
-    return s;
+    return obj;
 }
 
 /* Wait until no placeholder for `name` exists; returns its link. Locked. */
-static ps__reg_entry **ps__reg_find_ready(const char *name)
+static ps__reg_entry **ps__reg_find_ready(ps__registry *r, const char *name)
 {
     ps__reg_entry **pp;
-    while (*(pp = ps__reg_find(name)) != NULL && (*pp)->store == NULL)
-        pthread_cond_wait(&ps__reg_cond, &ps__reg_lock);
+    while (*(pp = ps__reg_find(r, name)) != NULL && (*pp)->obj == NULL)
+        pthread_cond_wait(&r->cond, &r->lock);
     return pp;
 }
 
-ps_status ps_store_register(ps_store *store, bool replace)
+ps_status ps__registry_add(ps__registry *r, const char *name, void *obj, bool replace,
+                           void **dropped)
 {
-    PS__RETURN_IF(store == NULL, PS_EINVAL, "ps_store_register: store is NULL");
-    PS__RETURN_IF(ps__is_closed(store), PS_ESTATE, "store \"%s\": cannot register a closed store",
-                  store->name);
-    ps__reg_entry *fresh = ps_calloc(1, sizeof *fresh);
+    *dropped = NULL;
+    ps__reg_entry *fresh = ps__reg_entry_new(name);
     if (fresh == NULL)
         return PS__ENOMEM("registry entry");
-    ps_store *old = NULL;
     ps_status st = PS_OK;
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry **pp = ps__reg_find_ready(store->name);
+    pthread_mutex_lock(&r->lock);
+    ps__reg_entry **pp = ps__reg_find_ready(r, name);
     ps__reg_entry *e = *pp;
-    if (e && e->store == store && !replace) {
-        st = ps__seterr(PS_EEXIST, "A store named \"%s\" already exists.", store->name);
-    } else if (e && !replace && !ps__is_closed(e->store)) {
-        st = ps__seterr(PS_EEXIST, "A store named \"%s\" already exists.", store->name);
+    if (e && !replace && (e->obj == obj || ps__reg_open(r, e->obj))) {
+        st = ps__seterr(PS_EEXIST, "A %s named \"%s\" already exists.", r->ops->what, name);
     } else if (e) {
-        old = e->store;
-        e->store = ps_store_ref(store);
+        *dropped = e->obj;
+        e->obj = r->ops->ref(obj);
     } else {
-        snprintf(fresh->name, sizeof fresh->name, "%s", store->name);
-        fresh->store = ps_store_ref(store);
+        fresh->obj = r->ops->ref(obj);
         *pp = fresh;
         fresh = NULL;
     }
-    pthread_mutex_unlock(&ps__reg_lock);
+    pthread_mutex_unlock(&r->lock);
     ps_free(fresh);
-    ps_store_release(old);
     return st;
 }
 
-ps_status ps_store_unregister(const char *name)
+void *ps__registry_remove(ps__registry *r, const char *name, const void *only)
 {
-    PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_store_unregister: name is NULL");
-    ps_store *old = NULL;
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry **pp = ps__reg_find_ready(name);
-    if (*pp)
+    void *old = NULL;
+    pthread_mutex_lock(&r->lock);
+    ps__reg_entry **pp = only ? ps__reg_find(r, name) : ps__reg_find_ready(r, name);
+    if (*pp && (only == NULL || (*pp)->obj == only))
         old = ps__reg_unlink(pp);
-    pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(old);
-    return PS_OK;
+    pthread_mutex_unlock(&r->lock);
+    return old;
 }
 
-void ps__registry_remove_store(ps_store *store)
+void *ps__registry_lookup(ps__registry *r, const char *name)
 {
-    ps_store *old = NULL;
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry **pp = ps__reg_find(store->name);
-    if (*pp && (*pp)->store == store)
-        old = ps__reg_unlink(pp);
-    pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(old);
+    void *obj = NULL;
+    pthread_mutex_lock(&r->lock);
+    ps__reg_entry *e = *ps__reg_find(r, name);
+    if (e && e->obj && ps__reg_open(r, e->obj))
+        obj = r->ops->ref(e->obj);
+    pthread_mutex_unlock(&r->lock);
+    return obj;
 }
 
-ps_store *ps_store_lookup(const char *name)
+ps_status ps__registry_claim(ps__registry *r, const char *name, void **found,
+                             ps__reg_entry **ticket, void **dropped)
 {
-    if (name == NULL)
-        return NULL;
-    ps_store *s = NULL;
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry *e = *ps__reg_find(name);
-    if (e && e->store && !ps__is_closed(e->store))
-        s = ps_store_ref(e->store);
-    pthread_mutex_unlock(&ps__reg_lock);
-    return s;
-}
-
-ps_status ps_store_get_or_create(const char *config_json, ps_store **out)
-{
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_get_or_create: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(config_json == NULL, PS_EINVAL, "ps_store_get_or_create: config is NULL");
-    json_t *cfg = NULL;
-    PS__FORWARD(ps__json_parse_object(config_json, "store config", &cfg));
-    const char *name = NULL;
-    ps_status st = ps__store_config_name(cfg, &name);
-    if (st != PS_OK) {
-        json_decref(cfg);
-        return st;
-    }
-    ps__reg_entry *mine = NULL; /* our placeholder, when we build */
-    ps_store *stale = NULL;
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry **pp = ps__reg_find_ready(name);
-    if (*pp && !ps__is_closed((*pp)->store)) {
-        *out = ps_store_ref((*pp)->store);
+    *found = NULL;
+    *ticket = NULL;
+    *dropped = NULL;
+    ps_status st = PS_OK;
+    pthread_mutex_lock(&r->lock);
+    ps__reg_entry **pp = ps__reg_find_ready(r, name);
+    if (*pp && ps__reg_open(r, (*pp)->obj)) {
+        *found = r->ops->ref((*pp)->obj);
     } else {
-        if (*pp) /* a closed store left behind: replace it */
-            stale = ps__reg_unlink(pp);
-        mine = ps_calloc(1, sizeof *mine);
+        if (*pp) /* a closed object left behind: replace it */
+            *dropped = ps__reg_unlink(pp);
+        ps__reg_entry *mine = ps__reg_entry_new(name);
         if (mine == NULL) {
             st = PS__ENOMEM("registry entry");
         } else {
-            snprintf(mine->name, sizeof mine->name, "%s", name);
-            mine->next = ps__reg_head;
-            ps__reg_head = mine;
+            mine->next = r->head;
+            r->head = mine;
+            *ticket = mine;
         }
     }
-    pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(stale);
-    if (*out || mine == NULL) {
-        json_decref(cfg);
-        return st;
-    }
+    pthread_mutex_unlock(&r->lock);
+    return st;
+}
 
-    ps_store *s = NULL;
-    st = ps__store_from_config_obj(cfg, false, &s);
-    json_decref(cfg);
-
-    pthread_mutex_lock(&ps__reg_lock);
-    ps__reg_entry **link = &ps__reg_head;
-    while (*link != mine)
+void ps__registry_settle(ps__registry *r, ps__reg_entry *ticket, void *obj)
+{
+    pthread_mutex_lock(&r->lock);
+    ps__reg_entry **link = &r->head;
+    while (*link != ticket)
         link = &(*link)->next;
-    if (st == PS_OK)
-        mine->store = ps_store_ref(s);
+    if (obj)
+        ticket->obj = r->ops->ref(obj);
     else
         ps__reg_unlink(link);
-    pthread_cond_broadcast(&ps__reg_cond);
-    pthread_mutex_unlock(&ps__reg_lock);
-    *out = s;
-    return st;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
 }

@@ -1,6 +1,12 @@
 /*
  * ps_store: a connector plus a codec, an LRU cache of decoded objects and
- * optional metrics (upstream's proxystore.store.base.Store).
+ * optional metrics (upstream's proxystore.store.base.Store), and the
+ * process-wide registry of stores.
+ *
+ * Dependency: one way, store.c -> registry.c. The registry (registry.c) is
+ * below this file and knows stores only through ps__store_reg_ops below;
+ * this file owns the one registry of stores (ps__stores) and implements the
+ * public ps_store_register / unregister / lookup / get_or_create over it.
  *
  * Locking: operations that call the connector hold the store's rwlock for
  * reading; close takes it for writing, so close waits for in-flight calls
@@ -13,9 +19,29 @@
 
 #include "proxystore/metrics.h"
 #include "proxystore/sys/connector.h"
+#include "store/registry.h"
 #include "store/store_internal.h"
 
 /* ---- helpers --------------------------------------------------------------- */
+
+static bool ps__is_closed(const ps_store *s)
+{
+    return atomic_load_explicit(&s->closed, memory_order_acquire);
+}
+
+/* The process registry of stores, and what it may do with a store. */
+static void *ps__store_reg_ref(void *obj)
+{
+    return ps_store_ref(obj);
+}
+
+static bool ps__store_reg_is_open(const void *obj)
+{
+    return !ps__is_closed(obj);
+}
+
+static const ps__reg_ops ps__store_reg_ops = {"store", ps__store_reg_ref, ps__store_reg_is_open};
+static ps__registry ps__stores = PS__REGISTRY_INIT(&ps__store_reg_ops);
 
 #define PS__CHECK_STORE(s, fn) PS__RETURN_IF((s) == NULL, PS_EINVAL, "%s: store is NULL", fn)
 
@@ -59,18 +85,25 @@ static ps_status ps__conn_fail(const ps_store *s, ps_status st)
     return st;
 }
 
-static ps_status ps__check_get_opts(const ps_get_options *o, const ps_codec **codec)
+/* The checks get and get_batch make after their own: the get options, and
+ * that the store is open. `*codec` is the codec to decode with. */
+static ps_status ps__read_check(ps_store *s, const char *op, const ps_get_options *o,
+                                const ps_codec **codec)
 {
-    if (o == NULL)
-        return PS_OK;
-    PS__RETURN_IF(o->version != PS_GET_OPTIONS_VERSION, PS_EINVAL,
-                  "get options: unknown version %u (call ps_get_options_init)", o->version);
-    PS__RETURN_IF(o->has_default && o->default_data == NULL && o->default_len > 0, PS_EINVAL,
-                  "get options: default_data is NULL but default_len is %zu", o->default_len);
-    if (o->codec) {
-        *codec = ps_codec_find(o->codec);
-        PS__RETURN_IF(*codec == NULL, PS_EINVAL, "get options: unknown codec \"%.64s\"", o->codec);
+    *codec = s->codec;
+    if (o != NULL) {
+        PS__RETURN_IF(o->version != PS_GET_OPTIONS_VERSION, PS_EINVAL,
+                      "get options: unknown version %u (call ps_get_options_init)", o->version);
+        PS__RETURN_IF(o->has_default && o->default_data == NULL && o->default_len > 0, PS_EINVAL,
+                      "get options: default_data is NULL but default_len is %zu", o->default_len);
+        if (o->codec) {
+            *codec = ps_codec_find(o->codec);
+            PS__RETURN_IF(*codec == NULL, PS_EINVAL, "get options: unknown codec \"%.64s\"",
+                          o->codec);
+        }
     }
+    if (ps__is_closed(s))
+        return ps__closed_err(s, op);
     return PS_OK;
 }
 
@@ -100,19 +133,6 @@ static ps_status ps__encode(ps_store *s, const void *data, size_t len, ps_bytes 
     if (st != PS_OK)
         return ps__preferr(st, "store \"%s\": failed to serialize object (codec=%s)", s->name,
                            s->codec->name);
-    return PS_OK;
-}
-
-/* Encode one object for put or set, recording the encode time under
- * `serialize_name` and the encoded size under `size_name` (metrics on). */
-static ps_status ps__encode_one(ps_store *s, const void *data, size_t len,
-                                const char *serialize_name, const char *size_name, ps_bytes *out)
-{
-    uint64_t ts = ps__t0(s);
-    PS__FORWARD(ps__encode(s, data, len, out));
-    ps__rec_time(s, serialize_name, ts);
-    if (s->metrics)
-        ps__metrics_set_attribute(s->metrics, size_name, out->len);
     return PS_OK;
 }
 
@@ -195,8 +215,14 @@ static ps_status ps__store_check_new(const char *name, const ps_store_options *o
     return PS_OK;
 }
 
-ps_status ps__store_create(const char *name, ps_connector *conn, const ps_store_options *opts,
-                           bool do_register, ps_store **out)
+/*
+ * Build a store. Like ps_store_new, but registration is up to the caller
+ * (`do_register`), so get_or_create can record opts->register_store in the
+ * configuration without registering twice.
+ * Ownership: takes `conn` whatever happens; `*out` is a new reference.
+ */
+static ps_status ps__store_create(const char *name, ps_connector *conn,
+                                  const ps_store_options *opts, bool do_register, ps_store **out)
 {
     ps_store_options defaults;
     if (opts == NULL) {
@@ -313,7 +339,7 @@ ps_status ps_store_close(ps_store *store, ps_clear clear)
     pthread_rwlock_unlock(&store->lock);
     if (conn) {
         ps__cache_clear(&store->cache);
-        ps__registry_remove_store(store);
+        ps_store_release(ps__registry_remove(&ps__stores, store->name, store));
     }
     ps_store_release(store);
     return st;
@@ -352,7 +378,102 @@ void ps_store_get_options(const ps_store *store, ps_store_options *out)
     *out = store->opts;
 }
 
-/* ---- operations ------------------------------------------------------------ */
+/* ---- writes: put, put_batch and set share one path ------------------------ */
+
+typedef enum ps__write_kind { PS__WRITE_PUT, PS__WRITE_PUT_BATCH, PS__WRITE_SET } ps__write_kind;
+
+/* What differs between the writes: the name in messages and the metrics. */
+typedef struct ps__write_op {
+    const char *name;      /* "put" */
+    const char *total;     /* time of the whole call, when it succeeds */
+    const char *serialize; /* time spent encoding */
+    const char *connector; /* time spent in the connector */
+    const char *size;      /* attribute: encoded bytes (their sum for a batch) */
+} ps__write_op;
+
+static const ps__write_op ps__write_ops[] = {
+    [PS__WRITE_PUT] = {"put", "store.put", "store.put.serialize", "store.put.connector",
+                       "store.put.object_size"},
+    [PS__WRITE_PUT_BATCH] = {"put_batch", "store.put_batch", "store.put_batch.serialize",
+                             "store.put_batch.connector", "store.put_batch.object_sizes"},
+    [PS__WRITE_SET] = {"set", "store.set", "store.set.serialize", "store.set.connector",
+                       "store.set.object_size"},
+};
+
+/* The checks every write makes after its own: each item's data (clearing
+ * the keys a put returns as it goes), then that the store is open. */
+static ps_status ps__write_check(ps_store *s, ps__write_kind kind, size_t n, const ps_iov *items,
+                                 ps_key **keys)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (keys)
+            keys[i] = NULL;
+        if (items[i].data != NULL || items[i].len == 0)
+            continue;
+        if (kind == PS__WRITE_PUT_BATCH)
+            return ps__seterr(PS_EINVAL, "store \"%s\": put_batch: item %zu has NULL data", s->name,
+                              i);
+        return ps__seterr(PS_EINVAL, "store \"%s\": %s: data is NULL", s->name,
+                          ps__write_ops[kind].name);
+    }
+    if (ps__is_closed(s))
+        return ps__closed_err(s, ps__write_ops[kind].name);
+    return PS_OK;
+}
+
+/*
+ * Encode `n` checked items into `enc` (n zeroed entries) and `iov` (n, the
+ * views the connector gets), call the connector once (put: keys[0] out;
+ * put_batch: keys[0..n) out; set: `key` in), record the metrics of `kind`.
+ * Frees what `enc` holds. A single put or set passes arrays of one on the
+ * stack: no allocation beyond the encoded buffer.
+ */
+static ps_status ps__write(ps_store *s, ps__write_kind kind, size_t n, const ps_iov *items,
+                           ps_bytes *enc, ps_iov *iov, const ps_put_options *opts,
+                           const ps_key *key, ps_key **keys)
+{
+    const ps__write_op *op = &ps__write_ops[kind];
+    uint64_t t0 = ps__t0(s);
+    uint64_t ts = ps__t0(s), total = 0;
+    ps_status st = PS_OK;
+    for (size_t i = 0; i < n && st == PS_OK; i++) {
+        st = ps__encode(s, items[i].data, items[i].len, &enc[i]);
+        iov[i].data = enc[i].data;
+        iov[i].len = enc[i].len;
+        total += enc[i].len;
+    }
+    if (st != PS_OK) {
+        ps_bytes_free_array(enc, n);
+        return st;
+    }
+    ps__rec_time(s, op->serialize, ts);
+    if (s->metrics)
+        ps__metrics_set_attribute(s->metrics, op->size, total);
+    st = ps__begin(s, op->name);
+    if (st == PS_OK) {
+        uint64_t tc = ps__t0(s);
+        switch (kind) {
+        case PS__WRITE_PUT:
+            st = ps_connector_put(s->conn, iov[0].data, iov[0].len, opts, keys);
+            break;
+        case PS__WRITE_PUT_BATCH:
+            st = ps_connector_put_batch(s->conn, n, iov, opts, keys);
+            break;
+        case PS__WRITE_SET:
+            st = ps_connector_set(s->conn, key, iov[0].data, iov[0].len);
+            break;
+        }
+        st = ps__conn_fail(s, st);
+        ps__rec_time(s, op->connector, tc);
+        ps__end(s);
+    }
+    ps_bytes_free_array(enc, n);
+    if (kind == PS__WRITE_SET)
+        ps__cache_remove(&s->cache, key); /* a set object replaces what was cached */
+    if (st == PS_OK)
+        ps__rec_time(s, op->total, t0);
+    return st;
+}
 
 ps_status ps_store_put(ps_store *store, const void *data, size_t len, const ps_put_options *opts,
                        ps_key **key)
@@ -360,25 +481,10 @@ ps_status ps_store_put(ps_store *store, const void *data, size_t len, const ps_p
     PS__RETURN_IF(key == NULL, PS_EINVAL, "ps_store_put: key out-pointer is NULL");
     *key = NULL;
     PS__CHECK_STORE(store, "ps_store_put");
-    PS__RETURN_IF(data == NULL && len > 0, PS_EINVAL, "store \"%s\": put: data is NULL",
-                  store->name);
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
-        return ps__closed_err(store, "put");
-    uint64_t t0 = ps__t0(store);
+    ps_iov item = {data, len}, iov;
     ps_bytes enc = PS_BYTES_INIT;
-    PS__FORWARD(
-        ps__encode_one(store, data, len, "store.put.serialize", "store.put.object_size", &enc));
-    ps_status st = ps__begin(store, "put");
-    if (st == PS_OK) {
-        uint64_t tc = ps__t0(store);
-        st = ps__conn_fail(store, ps_connector_put(store->conn, enc.data, enc.len, opts, key));
-        ps__rec_time(store, "store.put.connector", tc);
-        ps__end(store);
-    }
-    ps_bytes_free(&enc);
-    if (st == PS_OK)
-        ps__rec_time(store, "store.put", t0);
-    return st;
+    PS__FORWARD(ps__write_check(store, PS__WRITE_PUT, 1, &item, key));
+    return ps__write(store, PS__WRITE_PUT, 1, &item, &enc, &iov, opts, NULL, key);
 }
 
 ps_status ps_store_put_batch(ps_store *store, size_t n, const ps_iov *items,
@@ -387,51 +493,20 @@ ps_status ps_store_put_batch(ps_store *store, size_t n, const ps_iov *items,
     PS__CHECK_STORE(store, "ps_store_put_batch");
     PS__RETURN_IF(n > 0 && (items == NULL || keys == NULL), PS_EINVAL,
                   "store \"%s\": put_batch: items or keys is NULL", store->name);
-    for (size_t i = 0; i < n; i++) {
-        keys[i] = NULL;
-        PS__RETURN_IF(items[i].data == NULL && items[i].len > 0, PS_EINVAL,
-                      "store \"%s\": put_batch: item %zu has NULL data", store->name, i);
-    }
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
-        return ps__closed_err(store, "put_batch");
+    PS__FORWARD(ps__write_check(store, PS__WRITE_PUT_BATCH, n, items, keys));
     if (n == 0)
         return PS_OK;
-    uint64_t t0 = ps__t0(store);
     ps_bytes *enc = ps_calloc(n, sizeof *enc);
     ps_iov *iov = ps_calloc(n, sizeof *iov);
-    ps_status st = PS_OK;
-    if (enc == NULL || iov == NULL) {
-        st = PS__ENOMEM("put_batch buffers");
-        goto out;
-    }
-    uint64_t ts = ps__t0(store), total = 0;
-    for (size_t i = 0; i < n && st == PS_OK; i++) {
-        st = ps__encode(store, items[i].data, items[i].len, &enc[i]);
-        iov[i].data = enc[i].data;
-        iov[i].len = enc[i].len;
-        total += enc[i].len;
-    }
-    if (st != PS_OK)
-        goto out;
-    ps__rec_time(store, "store.put_batch.serialize", ts);
-    if (store->metrics)
-        ps__metrics_set_attribute(store->metrics, "store.put_batch.object_sizes", total);
-    st = ps__begin(store, "put_batch");
-    if (st == PS_OK) {
-        uint64_t tc = ps__t0(store);
-        st = ps__conn_fail(store, ps_connector_put_batch(store->conn, n, iov, opts, keys));
-        ps__rec_time(store, "store.put_batch.connector", tc);
-        ps__end(store);
-    }
-    if (st == PS_OK)
-        ps__rec_time(store, "store.put_batch", t0);
-out:
-    if (enc)
-        ps_bytes_free_array(enc, n);
+    ps_status st = enc && iov
+                       ? ps__write(store, PS__WRITE_PUT_BATCH, n, items, enc, iov, opts, NULL, keys)
+                       : PS__ENOMEM("put_batch buffers");
     ps_free(enc);
     ps_free(iov);
     return st;
 }
+
+/* ---- reads and the other operations ---------------------------------------- */
 
 ps_status ps_store_get(ps_store *store, const ps_key *key, const ps_get_options *opts,
                        ps_bytes *out)
@@ -441,10 +516,8 @@ ps_status ps_store_get(ps_store *store, const ps_key *key, const ps_get_options 
     *out = empty;
     PS__CHECK_STORE(store, "ps_store_get");
     PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": get: key is NULL", store->name);
-    const ps_codec *codec = store->codec;
-    PS__FORWARD(ps__check_get_opts(opts, &codec));
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
-        return ps__closed_err(store, "get");
+    const ps_codec *codec = NULL;
+    PS__FORWARD(ps__read_check(store, "get", opts, &codec));
     uint64_t t0 = ps__t0(store);
 
     if (ps__cache_get(&store->cache, key, out)) {
@@ -497,10 +570,8 @@ ps_status ps_store_get_batch(ps_store *store, size_t n, const ps_key *const *key
     for (size_t i = 0; i < n; i++)
         PS__RETURN_IF(keys[i] == NULL, PS_EINVAL, "store \"%s\": get_batch: key %zu is NULL",
                       store->name, i);
-    const ps_codec *codec = store->codec;
-    PS__FORWARD(ps__check_get_opts(opts, &codec));
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
-        return ps__closed_err(store, "get_batch");
+    const ps_codec *codec = NULL;
+    PS__FORWARD(ps__read_check(store, "get_batch", opts, &codec));
     if (n == 0)
         return PS_OK;
     uint64_t t0 = ps__t0(store);
@@ -583,7 +654,7 @@ ps_status ps_store_exists(ps_store *store, const ps_key *key, bool *exists)
     *exists = false;
     PS__CHECK_STORE(store, "ps_store_exists");
     PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": exists: key is NULL", store->name);
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
+    if (ps__is_closed(store))
         return ps__closed_err(store, "exists");
     uint64_t t0 = ps__t0(store);
     if (ps__cache_contains(&store->cache, key)) {
@@ -639,26 +710,10 @@ ps_status ps_store_set(ps_store *store, const ps_key *key, const void *data, siz
 {
     PS__CHECK_STORE(store, "ps_store_set");
     PS__RETURN_IF(key == NULL, PS_EINVAL, "store \"%s\": set: key is NULL", store->name);
-    PS__RETURN_IF(data == NULL && len > 0, PS_EINVAL, "store \"%s\": set: data is NULL",
-                  store->name);
-    if (atomic_load_explicit(&store->closed, memory_order_acquire))
-        return ps__closed_err(store, "set");
-    uint64_t t0 = ps__t0(store);
+    ps_iov item = {data, len}, iov;
     ps_bytes enc = PS_BYTES_INIT;
-    PS__FORWARD(
-        ps__encode_one(store, data, len, "store.set.serialize", "store.set.object_size", &enc));
-    ps_status st = ps__begin(store, "set");
-    if (st == PS_OK) {
-        uint64_t tc = ps__t0(store);
-        st = ps__conn_fail(store, ps_connector_set(store->conn, key, enc.data, enc.len));
-        ps__rec_time(store, "store.set.connector", tc);
-        ps__end(store);
-    }
-    ps_bytes_free(&enc);
-    ps__cache_remove(&store->cache, key);
-    if (st == PS_OK)
-        ps__rec_time(store, "store.set", t0);
-    return st;
+    PS__FORWARD(ps__write_check(store, PS__WRITE_SET, 1, &item, NULL));
+    return ps__write(store, PS__WRITE_SET, 1, &item, &enc, &iov, NULL, key, NULL);
 }
 
 /* ---- configuration --------------------------------------------------------- */
@@ -691,7 +746,8 @@ static const char *const ps__store_config_fields[] = {
     "name",    "connector",       "codec",         "cache_size", "cache_bytes",
     "metrics", "populate_target", "auto_register", NULL};
 
-ps_status ps__store_config_name(json_t *cfg, const char **name)
+/* Read the "name" field of a configuration (borrowed from `cfg`). */
+static ps_status ps__store_config_name(json_t *cfg, const char **name)
 {
     *name = NULL;
     PS__FORWARD(ps__json_get_string(cfg, "store config", "name", name));
@@ -733,7 +789,12 @@ static ps_status ps__store_config_parse(json_t *cfg, const char **name, json_t *
     return PS_OK;
 }
 
-ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_store **out)
+/*
+ * Build a store from a parsed configuration object (borrowed). When
+ * `do_register` and the configuration says auto_register, register it too.
+ * Ownership: `*out` is a new reference.
+ */
+static ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_store **out)
 {
     const char *name = NULL;
     json_t *conn_cfg = NULL;
@@ -757,5 +818,57 @@ ps_status ps_store_from_config(const char *config_json, ps_store **out)
     PS__FORWARD(ps__json_parse_object(config_json, "store config", &cfg));
     ps_status st = ps__store_from_config_obj(cfg, true, out);
     json_decref(cfg);
+    return st;
+}
+
+/* ---- the process registry -------------------------------------------------- */
+
+ps_status ps_store_register(ps_store *store, bool replace)
+{
+    PS__RETURN_IF(store == NULL, PS_EINVAL, "ps_store_register: store is NULL");
+    PS__RETURN_IF(ps__is_closed(store), PS_ESTATE, "store \"%s\": cannot register a closed store",
+                  store->name);
+    void *old = NULL;
+    ps_status st = ps__registry_add(&ps__stores, store->name, store, replace, &old);
+    ps_store_release(old);
+    return st;
+}
+
+ps_status ps_store_unregister(const char *name)
+{
+    PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_store_unregister: name is NULL");
+    ps_store_release(ps__registry_remove(&ps__stores, name, NULL));
+    return PS_OK;
+}
+
+ps_store *ps_store_lookup(const char *name)
+{
+    return name ? ps__registry_lookup(&ps__stores, name) : NULL;
+}
+
+ps_status ps_store_get_or_create(const char *config_json, ps_store **out)
+{
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_get_or_create: out is NULL");
+    *out = NULL;
+    PS__RETURN_IF(config_json == NULL, PS_EINVAL, "ps_store_get_or_create: config is NULL");
+    json_t *cfg = NULL;
+    PS__FORWARD(ps__json_parse_object(config_json, "store config", &cfg));
+    const char *name = NULL;
+    ps_status st = ps__store_config_name(cfg, &name);
+    void *found = NULL, *stale = NULL;
+    ps__reg_entry *mine = NULL; /* our placeholder, when we build */
+    if (st == PS_OK)
+        st = ps__registry_claim(&ps__stores, name, &found, &mine, &stale);
+    ps_store_release(stale);
+    if (mine == NULL) {
+        json_decref(cfg);
+        *out = found;
+        return st;
+    }
+    ps_store *s = NULL;
+    st = ps__store_from_config_obj(cfg, false, &s);
+    json_decref(cfg);
+    ps__registry_settle(&ps__stores, mine, s);
+    *out = s;
     return st;
 }

@@ -1,5 +1,5 @@
 /*
- * Store internals shared by store.c, registry.c and metrics.c. Not installed.
+ * The store object, shared by store.c and metrics.c. Not installed.
  */
 #ifndef PS_STORE_INTERNAL_H
 #define PS_STORE_INTERNAL_H
@@ -33,27 +33,5 @@ struct ps_store {
     ps__cache cache;
     ps__metrics *metrics; /* NULL when metrics are off */
 };
-
-/*
- * Build a store. Like ps_store_new, but registration is up to the caller
- * (`do_register`), so the registry can record opts->register_store in the
- * configuration without registering twice.
- * Ownership: takes `conn` whatever happens; `*out` is a new reference.
- */
-ps_status ps__store_create(const char *name, ps_connector *conn, const ps_store_options *opts,
-                           bool do_register, ps_store **out);
-
-/*
- * Build a store from a parsed configuration object (borrowed). When
- * `do_register` and the configuration says auto_register, register it too.
- * Ownership: `*out` is a new reference.
- */
-ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_store **out);
-
-/* Read the "name" field of a configuration (borrowed from `cfg`). */
-ps_status ps__store_config_name(json_t *cfg, const char **name);
-
-/* Registry: remove `store` if it is the one registered under its name. */
-void ps__registry_remove_store(ps_store *store);
 
 #endif

@@ -493,6 +493,105 @@ static void test_set(void **state)
     PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
 }
 
+/* A codec that refuses to encode the 4 bytes "fail" (else it copies). */
+static ps_status failenc_encode(const void *in, size_t len, ps_bytes *out)
+{
+    if (len == 4 && memcmp(in, "fail", 4) == 0)
+        return PS_ECODEC;
+    return ps_bytes_copy(in, len, out);
+}
+
+static ps_status failenc_decode(ps_bytes *in, ps_bytes *out)
+{
+    *out = *in;
+    memset(in, 0, sizeof *in);
+    return PS_OK;
+}
+
+static const ps_codec failenc = {PS_CODEC_VERSION, "failenc", failenc_encode, failenc_decode};
+
+static void assert_no_time(ps_store *s, const char *name)
+{
+    ps_time_stats ts;
+    PS_ASSERT_STATUS(ps_store_metrics_time(s, name, &ts), PS_NOT_FOUND);
+}
+
+/* The path put, put_batch and set share: its checks, an encode failure
+ * (nothing reaches the connector, no key is left, no time is recorded, the
+ * cache is left alone) and what a successful set records. */
+static void test_write_path_failures(void **state)
+{
+    (void)state;
+    ps_status rst = ps_codec_register(&failenc);
+    assert_true(rst == PS_OK || rst == PS_EEXIST);
+    ps_store_options o;
+    ps_store_options_init(&o);
+    o.codec = "failenc";
+    o.metrics = true;
+    ps_store *s = memt_store_new("writes", &o);
+    ps_key *bogus = (ps_key *)&o; /* any non-NULL value: must be overwritten */
+
+    ps_iov items[3] = {{"a", 1}, {NULL, 3}, {"c", 1}};
+    ps_key *keys[3] = {bogus, bogus, bogus};
+    PS_ASSERT_STATUS(ps_store_put_batch(s, 3, items, NULL, keys), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "store \"writes\": put_batch: item 1 has NULL data"));
+    assert_null(keys[0]);
+    assert_null(keys[1]);
+    ps_key *k = bogus;
+    PS_ASSERT_STATUS(ps_store_put(s, NULL, 1, NULL, &k), PS_EINVAL);
+    assert_null(k);
+    assert_non_null(strstr(ps_last_error(), "store \"writes\": put: data is NULL"));
+
+    items[1].data = "fail";
+    items[1].len = 4;
+    keys[0] = keys[1] = keys[2] = bogus;
+    PS_ASSERT_STATUS(ps_store_put_batch(s, 3, items, NULL, keys), PS_ECODEC);
+    assert_non_null(
+        strstr(ps_last_error(), "store \"writes\": failed to serialize object (codec=failenc)"));
+    for (int i = 0; i < 3; i++)
+        assert_null(keys[i]);
+    k = bogus;
+    PS_ASSERT_STATUS(ps_store_put(s, "fail", 4, NULL, &k), PS_ECODEC);
+    assert_null(k);
+    assert_int_equal(atomic_load(&memt_puts), 0);
+    assert_no_time(s, "store.put_batch");
+    assert_no_time(s, "store.put_batch.serialize");
+    assert_no_time(s, "store.put");
+    assert_no_time(s, "store.put.serialize");
+
+    k = put_str(s, "v1");
+    assert_get(s, k, "v1");
+    assert_true(ps_store_is_cached(s, k));
+    PS_ASSERT_STATUS(ps_store_set(s, k, "fail", 4), PS_ECODEC);
+    assert_true(ps_store_is_cached(s, k));
+    PS_ASSERT_STATUS(ps_store_set(s, k, NULL, 2), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "store \"writes\": set: data is NULL"));
+    assert_true(ps_store_is_cached(s, k));
+    assert_no_time(s, "store.set");
+    PS_ASSERT_OK(ps_store_set(s, k, "v22", 3));
+    assert_false(ps_store_is_cached(s, k));
+    assert_get(s, k, "v22");
+    ps_time_stats ts;
+    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set", &ts));
+    assert_int_equal(ts.count, 1);
+    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set.serialize", &ts));
+    assert_int_equal(ts.count, 1);
+    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set.connector", &ts));
+    assert_int_equal(ts.count, 1);
+    uint64_t size = 0;
+    PS_ASSERT_OK(ps_store_metrics_attribute(s, "store.set.object_size", &size));
+    assert_int_equal(size, 3);
+    ps_key_free(k);
+
+    /* closed: every write is PS_ESTATE naming the operation */
+    PS_ASSERT_OK(ps_store_close(ps_store_ref(s), PS_CLEAR_DEFAULT));
+    items[1].data = "b";
+    items[1].len = 1;
+    PS_ASSERT_STATUS(ps_store_put_batch(s, 3, items, NULL, keys), PS_ESTATE);
+    assert_non_null(strstr(ps_last_error(), "store \"writes\": put_batch: the store is closed"));
+    ps_store_release(s);
+}
+
 static void test_close_other_holder(void **state)
 {
     (void)state;
@@ -688,6 +787,7 @@ int main(void)
         cmocka_unit_test_setup(test_codecs, setup),
         cmocka_unit_test_setup(test_batches, setup),
         cmocka_unit_test_setup(test_set, setup),
+        cmocka_unit_test_setup(test_write_path_failures, setup),
         cmocka_unit_test_setup(test_close_other_holder, setup),
         cmocka_unit_test_setup(test_release_closes_connector, setup),
         cmocka_unit_test_setup(test_config_round_trip, setup),
