@@ -1,5 +1,6 @@
 /*
- * Codec registry and the builtin codecs "raw" and "zstd".
+ * Codec registry and the builtin codecs "raw" and "zstd" (the third builtin,
+ * "proxystore", is in proxystore.c).
  */
 #include <pthread.h>
 #include <string.h>

@@ -419,14 +419,7 @@ ps_status ps_connector_get_batch(ps_connector *conn, size_t n, const ps_key *con
                                  ps_bytes *outs, bool *found)
 {
     PS__CHECK_CONN(conn, "get_batch");
-    PS__RETURN_IF(n > 0 && (keys == NULL || outs == NULL), PS_EINVAL,
-                  "ps_connector_get_batch: keys or outs is NULL");
-    ps_bytes empty = PS_BYTES_INIT;
-    for (size_t i = 0; i < n; i++) {
-        outs[i] = empty;
-        if (found)
-            found[i] = false;
-    }
+    PS__FORWARD(ps__batch_outputs_init("ps_connector_get_batch", n, keys, outs, found));
     for (size_t i = 0; i < n; i++)
         PS__FORWARD(ps__check_key(conn, keys[i], "get_batch"));
     if (n == 0)
@@ -447,7 +440,7 @@ ps_status ps_connector_get_batch(ps_connector *conn, size_t n, const ps_key *con
             st = conn->ops->get(conn->priv, keys[i], &outs[i]);
             f[i] = (st == PS_OK);
             if (st == PS_NOT_FOUND) {
-                outs[i] = empty;
+                outs[i] = (ps_bytes)PS_BYTES_INIT;
                 st = PS_OK;
             }
         }

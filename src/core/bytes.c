@@ -76,3 +76,19 @@ ps_status ps_bytes_own(ps_bytes *b)
     *b = copy;
     return PS_OK;
 }
+
+ps_status ps__batch_outputs_init(const char *who, size_t n, const ps_key *const *keys,
+                                 ps_bytes *outs, bool *found)
+{
+    PS__RETURN_IF(n > 0 && (keys == NULL || outs == NULL), PS_EINVAL, "%s: keys or outs is NULL",
+                  who);
+    ps_bytes empty = PS_BYTES_INIT;
+    for (size_t i = 0; i < n; i++) {
+        outs[i] = empty;
+        if (found)
+            found[i] = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        PS__RETURN_IF(keys[i] == NULL, PS_EINVAL, "%s: key %zu is NULL", who, i);
+    return PS_OK;
+}

@@ -93,6 +93,15 @@ bool ps__uuid_parse(const char *text, uint8_t id[16]);
  * before ps_set_allocator() changes the allocator (alloc.c). */
 void ps__alloc_on_change(void (*drop)(void));
 
+/*
+ * The argument check of a get_batch (store and connector): `keys` and `outs`
+ * not NULL when n > 0, then every output cleared (outs[i] empty, found[i]
+ * false when `found` is given), then every key not NULL. PS_EINVAL with
+ * "<who>: ..." otherwise; the outputs are cleared whenever the arrays exist.
+ */
+ps_status ps__batch_outputs_init(const char *who, size_t n, const ps_key *const *keys,
+                                 ps_bytes *outs, bool *found);
+
 /* FNV-1a 64-bit hash. */
 uint64_t ps__hash64(const void *data, size_t len);
 

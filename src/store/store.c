@@ -559,17 +559,9 @@ ps_status ps_store_get_batch(ps_store *store, size_t n, const ps_key *const *key
                              const ps_get_options *opts, ps_bytes *outs, bool *found)
 {
     PS__CHECK_STORE(store, "ps_store_get_batch");
-    PS__RETURN_IF(n > 0 && (keys == NULL || outs == NULL), PS_EINVAL,
-                  "store \"%s\": get_batch: keys or outs is NULL", store->name);
-    ps_bytes empty = PS_BYTES_INIT;
-    for (size_t i = 0; i < n; i++) {
-        outs[i] = empty;
-        if (found)
-            found[i] = false;
-    }
-    for (size_t i = 0; i < n; i++)
-        PS__RETURN_IF(keys[i] == NULL, PS_EINVAL, "store \"%s\": get_batch: key %zu is NULL",
-                      store->name, i);
+    char who[PS__STORE_NAME_MAX + 32];
+    snprintf(who, sizeof who, "store \"%s\": get_batch", store->name);
+    PS__FORWARD(ps__batch_outputs_init(who, n, keys, outs, found));
     const ps_codec *codec = NULL;
     PS__FORWARD(ps__read_check(store, "get_batch", opts, &codec));
     if (n == 0)
