@@ -127,6 +127,11 @@ void ps__resp_reader_discard(ps__resp_reader *rd);
  * PS__RESP_ERROR. Any failure (the source's, malformed input, out of memory)
  * leaves the stream out of step: read no more from it. On failure `rep`
  * holds nothing.
+ *
+ * Bounded: a reply line (the buffer), array nesting (PS__RESP_MAX_DEPTH).
+ * Not bounded: a bulk length or an array count is allocated as announced,
+ * before its bytes arrive (a trusted server's answer); a fuzz target wants
+ * an allocation limit.
  */
 ps_status ps__resp_read(ps__resp_reader *rd, const char *what, ps__resp_reply *rep);
 /* The same, but a bulk string reply goes straight into `dst` (rep->len
