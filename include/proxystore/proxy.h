@@ -210,7 +210,7 @@ PS_API bool ps_proxy_metrics(const ps_proxy *proxy);
  * The store this proxy resolves from: the one registered under the
  * configuration's name, else a new one built from the configuration and
  * registered (upstream get_store(proxy) / StoreFactory.get_store).
- * Ownership: `*out` is a new reference (ps_store_release).
+ * Ownership: `*out` is a new reference (ps_store_unref).
  */
 PS_API ps_status ps_proxy_get_store(ps_proxy *proxy, ps_store **out);
 

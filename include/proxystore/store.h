@@ -6,11 +6,12 @@
  * process-wide registry (how proxies find it). It follows upstream
  * ProxyStore's proxystore.store.base.Store.
  *
- * Lifetime: stores are reference counted. ps_store_new() returns the first
- * reference; ps_store_ref() adds one and ps_store_release() drops one (the
- * memory is freed with the last). ps_store_close() unregisters the store,
- * closes its connector and drops the caller's reference; any other holder
- * then gets PS_ESTATE from every operation.
+ * Lifetime: stores are reference counted (see "Reference verbs" in
+ * proxystore.h). ps_store_new() returns the first reference; ps_store_ref()
+ * adds one and ps_store_unref() drops one; the last one frees the store.
+ * ps_store_close() differs from ps_store_unref(): it also shuts the store for
+ * every holder (unregisters it and closes its connector; other holders then
+ * get PS_ESTATE from every operation) before dropping the caller's reference.
  *
  * Thread safety: every function is safe to call from many threads on the same
  * store; calls into a connector that is not thread-safe are serialized.
@@ -52,10 +53,13 @@ typedef struct ps_store_options {
 PS_API void ps_store_options_init(ps_store_options *o);
 
 /**
- * Make a store named `name` (non-empty, at most 255 bytes) over `connector`.
- * Ownership: the store takes `connector` (also when it fails: the connector
- * is then closed with PS_CLEAR_KEEP); `*out` is a new reference.
- * `opts` may be NULL for the defaults.
+ * Make a store named `name` (non-empty, at most 255 bytes, UTF-8) over
+ * `connector`. `opts` may be NULL for the defaults.
+ * Returns PS_OK; PS_EINVAL (bad name, options or codec name); PS_EEXIST
+ * (opts->register_store and the name is taken); PS_ENOMEM.
+ * Ownership: takes `connector` when it returns PS_OK (closing the store
+ * closes it); on failure `connector` is still the caller's, open and
+ * untouched. `name` and `opts` are copied. `*out` is a new reference.
  */
 PS_API ps_status ps_store_new(const char *name, ps_connector *connector,
                               const ps_store_options *opts, ps_store **out);
@@ -77,18 +81,21 @@ PS_API ps_status ps_store_from_config(const char *config_json, ps_store **out);
  */
 PS_API ps_status ps_store_config(ps_store *store, char **json);
 
-/** Add a reference. Returns `store`. */
+/** Add a reference. Returns `store`; accepts NULL.
+ *  Ownership: the caller owns the added reference (ps_store_unref). */
 PS_API ps_store *ps_store_ref(ps_store *store);
 
 /** Drop a reference without closing. The last one frees the store (and
- *  closes its connector with PS_CLEAR_KEEP if still open). Accepts NULL. */
-PS_API void ps_store_release(ps_store *store);
+ *  closes its connector with PS_CLEAR_KEEP if still open). Accepts NULL.
+ *  Ownership: ends the caller's reference. */
+PS_API void ps_store_unref(ps_store *store);
 
 /**
  * Unregister the store (if registered under its name), close its connector
  * (`clear` as in ps_connector_close) and drop the caller's reference.
  * Accepts NULL. A second close of the same store (through another reference)
- * is PS_OK and does nothing.
+ * is PS_OK and does nothing. Returns the connector's close status.
+ * Ownership: ends the caller's reference (whatever it returns).
  */
 PS_API ps_status ps_store_close(ps_store *store, ps_clear clear);
 
@@ -101,8 +108,13 @@ PS_API const char *ps_store_codec(const ps_store *store);
 /** The connector. Ownership: borrowed; do not close it. */
 PS_API ps_connector *ps_store_connector(ps_store *store);
 
-/** The options the store was made with (codec points to static storage). */
-PS_API void ps_store_get_options(const ps_store *store, ps_store_options *out);
+/**
+ * Copy the options the store was made with into `*out` (its codec points to
+ * static storage). Not to be confused with ps_get_options, the options of one
+ * ps_store_get. Does nothing when `store` or `out` is NULL.
+ * Ownership: `*out` is the caller's; its strings are static.
+ */
+PS_API void ps_store_options_of(const ps_store *store, ps_store_options *out);
 
 /**
  * Encode and store `len` bytes; `*key` gets the new key. Does not populate
@@ -174,7 +186,7 @@ PS_API ps_status ps_store_unregister(const char *name);
 
 /**
  * The store registered under `name`, or NULL.
- * Ownership: a new reference; drop it with ps_store_release().
+ * Ownership: a new reference; drop it with ps_store_unref().
  */
 PS_API ps_store *ps_store_lookup(const char *name);
 
@@ -182,7 +194,7 @@ PS_API ps_store *ps_store_lookup(const char *name);
  * The store registered under the configuration's name, else a new one built
  * from `config_json` and registered (upstream's get_or_create_store). Many
  * threads calling this for the same unknown name build the store once.
- * Ownership: `*out` is a new reference (ps_store_release).
+ * Ownership: `*out` is a new reference (ps_store_unref).
  */
 PS_API ps_status ps_store_get_or_create(const char *config_json, ps_store **out);
 

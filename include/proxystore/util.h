@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -69,19 +70,6 @@ PS_API ps_status ps_data_dir(char **out);
 
 /** Monotonic clock in nanoseconds. */
 PS_API uint64_t ps_now_ns(void);
-
-/** The library's version string ("0.1.0"), which may differ from the
- *  PS_VERSION_STRING an application was compiled with. Ownership: static. */
-PS_API const char *ps_version(void);
-
-/**
- * What this build of the library offers, as JSON text:
- *   {"version": "0.1.0", "version_hex": n, "connectors": ["file", ...],
- *    "codecs": ["raw", "zstd", ...], "features": {...}}
- * "features" holds run-time facts such as whether libdaos can be loaded.
- * Ownership: `*json` is new; free with ps_free().
- */
-PS_API ps_status ps_version_info(char **json);
 
 #ifdef __cplusplus
 }

@@ -89,7 +89,7 @@ ps_status ps_store_register(ps_store *store, bool replace)
     }
     pthread_mutex_unlock(&ps__reg_lock);
     ps_free(fresh);
-    ps_store_release(old);
+    ps_store_unref(old);
     return st;
 }
 
@@ -102,7 +102,7 @@ ps_status ps_store_unregister(const char *name)
     if (*pp)
         old = ps__reg_unlink(pp);
     pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(old);
+    ps_store_unref(old);
     return PS_OK;
 }
 
@@ -114,7 +114,7 @@ void ps__registry_remove_store(ps_store *store)
     if (*pp && (*pp)->store == store)
         old = ps__reg_unlink(pp);
     pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(old);
+    ps_store_unref(old);
 }
 
 ps_store *ps_store_lookup(const char *name)
@@ -162,7 +162,7 @@ ps_status ps_store_get_or_create(const char *config_json, ps_store **out)
         }
     }
     pthread_mutex_unlock(&ps__reg_lock);
-    ps_store_release(stale);
+    ps_store_unref(stale);
     if (*out || mine == NULL) {
         json_decref(cfg);
         return st;

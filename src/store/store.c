@@ -244,20 +244,14 @@ ps_status ps__store_create(const char *name, ps_connector *conn, const ps_store_
     if (do_register) {
         st = ps_store_register(s, false);
         if (st != PS_OK) {
-            ps_store_release(s); /* closes the connector (keep) */
+            s->conn = NULL; /* the connector stays the caller's */
+            ps_store_unref(s);
             return st;
         }
     }
     *out = s;
     return PS_OK;
 fail:
-    if (conn) {
-        /* Keep the caller's message, not whatever close leaves. */
-        char msg[PS__ERRMSG_SIZE];
-        snprintf(msg, sizeof msg, "%s", ps_last_error());
-        ps_connector_close(conn, PS_CLEAR_KEEP);
-        ps__seterr(st, "%s", msg);
-    }
     return st;
 }
 
@@ -274,7 +268,7 @@ ps_store *ps_store_ref(ps_store *store)
     return store;
 }
 
-void ps_store_release(ps_store *store)
+void ps_store_unref(ps_store *store)
 {
     if (store == NULL)
         return;
@@ -315,7 +309,7 @@ ps_status ps_store_close(ps_store *store, ps_clear clear)
         ps__cache_clear(&store->cache);
         ps__registry_remove_store(store);
     }
-    ps_store_release(store);
+    ps_store_unref(store);
     return st;
 }
 
@@ -341,7 +335,7 @@ ps_connector *ps_store_connector(ps_store *store)
     return c;
 }
 
-void ps_store_get_options(const ps_store *store, ps_store_options *out)
+void ps_store_options_of(const ps_store *store, ps_store_options *out)
 {
     if (out == NULL)
         return;
@@ -745,7 +739,15 @@ ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_store **ou
     ps_status st = ps_connector_from_config_json(conn_cfg, &conn);
     if (st != PS_OK)
         return ps__preferr(st, "store config \"%s\"", name);
-    return ps__store_create(name, conn, &o, do_register && o.register_store, out);
+    st = ps__store_create(name, conn, &o, do_register && o.register_store, out);
+    if (st != PS_OK) {
+        /* Keep the store's message, not whatever close leaves. */
+        char msg[PS__ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
+        ps_connector_close(conn, PS_CLEAR_KEEP);
+        ps__seterr(st, "%s", msg);
+    }
+    return st;
 }
 
 ps_status ps_store_from_config(const char *config_json, ps_store **out)

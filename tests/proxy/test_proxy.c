@@ -305,14 +305,14 @@ static void test_recreates_unregistered_store(void **state)
     assert_non_null(r);
     assert_true(r != s);
     ps_store_options so;
-    ps_store_get_options(r, &so);
+    ps_store_options_of(r, &so);
     assert_int_equal(so.cache_size, 0);
     assert_false(ps_store_is_cached(r, ps_proxy_key(p)));
     ps_store *g = NULL;
     PS_ASSERT_OK(ps_proxy_get_store(p, &g));
     assert_ptr_equal(g, r);
-    ps_store_release(g);
-    ps_store_release(r);
+    ps_store_unref(g);
+    ps_store_unref(r);
     PS_ASSERT_OK(ps_store_unregister("proxy-test-unreg"));
     ps_proxy_unref(p);
     ps_store_close(s, PS_CLEAR_KEEP);
@@ -326,7 +326,7 @@ static void test_get_store_is_registered_one(void **state)
     ps_store *g = NULL;
     PS_ASSERT_OK(ps_proxy_get_store(p, &g));
     assert_ptr_equal(g, f->store);
-    ps_store_release(g);
+    ps_store_unref(g);
     assert_string_equal(ps_proxy_store_name(p), "proxy-test");
     assert_true(ps_proxy_metrics(p));
     assert_null(ps_proxy_codec(p));

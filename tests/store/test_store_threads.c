@@ -231,7 +231,7 @@ static void *holder_main(void *p)
             break;
         }
     }
-    ps_store_release(h->store);
+    ps_store_unref(h->store);
     return NULL;
 }
 
@@ -278,7 +278,7 @@ static void *lookup_main(void *p)
         if (ps_store_put(s, "a", 1, NULL, &k) != PS_OK)
             (*errors)++;
         ps_key_free(k);
-        ps_store_release(s);
+        ps_store_unref(s);
     }
     return NULL;
 }
@@ -290,7 +290,7 @@ static void test_lookup_many_threads(void **state)
     ps_store_options_init(&o);
     o.register_store = true;
     ps_store *s = memt_store_new("shared-reg", &o);
-    ps_store_release(s); /* only the registry holds it now */
+    ps_store_unref(s); /* only the registry holds it now */
     pthread_t th[NTHREADS];
     int errors[NTHREADS] = {0};
     for (int i = 0; i < NTHREADS; i++)

@@ -46,7 +46,7 @@ extern "C" {
 #define PS_REDIS_DEFAULT_CONNECT_TIMEOUT_MS 10000
 
 /**
- * Options for ps_redis_open(), the C form of the JSON options above.
+ * Options for ps_redis_connector_open(), the C form of the JSON options above.
  * Initialize with ps_redis_options_init(); strings are borrowed for the call.
  */
 typedef struct ps_redis_options {
@@ -72,7 +72,7 @@ PS_API void ps_redis_options_init(ps_redis_options *o);
  * PS_ETIMEDOUT, PS_EAUTH (password refused), PS_EPROTO (SELECT refused).
  * Ownership: `*out` is new; close it with ps_connector_close().
  */
-PS_API ps_status ps_redis_open(const ps_redis_options *o, ps_connector **out);
+PS_API ps_status ps_redis_connector_open(const ps_redis_options *o, ps_connector **out);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ typedef struct ps__multi_entry {
     ps__key_wrap_spec wrap; /* keys "multi:<name>/<inner>", checked once */
     ps_connector *conn;     /* NULL when dormant */
     char *name;
-    ps_policy *policy;
+    ps_multi_policy *policy;
     json_t *dormant; /* the configuration {"kind", "options"} of a dormant entry */
     bool host_ok;    /* the policy matches this host: put() may choose it */
 } ps__multi_entry;
@@ -66,7 +66,7 @@ static void ps__multi_free(ps__multi *m, bool close_conns)
         if (close_conns && e->conn)
             ps_connector_close(e->conn, PS_CLEAR_KEEP);
         json_decref(e->dormant);
-        ps_policy_free(e->policy);
+        ps_multi_policy_free(e->policy);
         ps_free(e->name);
     }
     ps_free(m->e);
@@ -103,7 +103,7 @@ static void ps__multi_sort(ps__multi *m)
         ps__multi_entry *e = &m->e[i];
         if (e->conn == NULL || !e->host_ok)
             continue;
-        ps__multi_slot r = {.e = e, .priority = ps_policy_priority(e->policy)};
+        ps__multi_slot r = {.e = e, .priority = ps_multi_policy_priority(e->policy)};
         ps__policy_put_rules(e->policy, &r.min_size, &r.max_size, &r.superset);
         size_t j = m->nslots++;
         for (; j > 0 && m->slots[j - 1].priority < r.priority; j--)
@@ -121,9 +121,9 @@ static ps__multi_entry *ps__multi_find(ps__multi *m, const char *name)
 }
 
 /* Whether `p` matches this host; the host name is looked up once, lazily. */
-static ps_status ps__multi_host_ok(const ps_policy *p, char *host, bool *have_host, bool *ok)
+static ps_status ps__multi_host_ok(const ps_multi_policy *p, char *host, bool *have_host, bool *ok)
 {
-    if (!ps_policy_has_host_patterns(p)) {
+    if (!ps_multi_policy_has_host_patterns(p)) {
         *ok = true;
         return PS_OK;
     }
@@ -131,7 +131,7 @@ static ps_status ps__multi_host_ok(const ps_policy *p, char *host, bool *have_ho
         PS__FORWARD(ps_hostname(host, PS__MULTI_HOST_MAX));
         *have_host = true;
     }
-    return ps_policy_matches_host(p, host, ok);
+    return ps_multi_policy_matches_host(p, host, ok);
 }
 
 /* One entry of the configuration, normalized: borrowed JSON values. */
@@ -213,7 +213,7 @@ static ps_status ps__multi_build_entry(ps__multi *m, size_t i, const ps__multi_s
     char what[160];
     snprintf(what, sizeof what, "multi connector entry \"%.100s\": policy", s->name);
     if (s->policy == NULL || json_is_null(s->policy))
-        PS__FORWARD(ps_policy_new(&e->policy));
+        PS__FORWARD(ps_multi_policy_new(&e->policy));
     else
         PS__FORWARD(ps__policy_from_jsonv(s->policy, what, &e->policy));
     ps_status st = ps__multi_host_ok(e->policy, host, have_host, &e->host_ok);
@@ -734,8 +734,8 @@ ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_co
         }
         if ((st = ps__key_wrap_prepare("multi", e->name, &e->wrap)) != PS_OK)
             break;
-        st = entries[i].policy ? ps_policy_dup(entries[i].policy, &e->policy)
-                               : ps_policy_new(&e->policy);
+        st = entries[i].policy ? ps_multi_policy_dup(entries[i].policy, &e->policy)
+                               : ps_multi_policy_new(&e->policy);
         if (st == PS_OK)
             st = ps__multi_host_ok(e->policy, host, &have_host, &e->host_ok);
     }

@@ -1611,14 +1611,15 @@ void ps_redis_options_init(ps_redis_options *o)
     o->command_timeout_ms = PS_REDIS_DEFAULT_COMMAND_TIMEOUT_MS;
 }
 
-ps_status ps_redis_open(const ps_redis_options *o, ps_connector **out)
+ps_status ps_redis_connector_open(const ps_redis_options *o, ps_connector **out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_redis_open: out is NULL");
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_redis_connector_open: out is NULL");
     *out = NULL;
-    PS__RETURN_IF(o == NULL, PS_EINVAL, "ps_redis_open: options are NULL");
-    PS__RETURN_IF(o->version != PS_REDIS_OPTIONS_VERSION, PS_EINVAL,
-                  "ps_redis_open: unknown options version %u (call ps_redis_options_init)",
-                  o->version);
+    PS__RETURN_IF(o == NULL, PS_EINVAL, "ps_redis_connector_open: options are NULL");
+    PS__RETURN_IF(
+        o->version != PS_REDIS_OPTIONS_VERSION, PS_EINVAL,
+        "ps_redis_connector_open: unknown options version %u (call ps_redis_options_init)",
+        o->version);
     json_t *j = json_object();
     if (j == NULL)
         return PS__ENOMEM("redis options");
@@ -1638,8 +1639,9 @@ ps_status ps_redis_open(const ps_redis_options *o, ps_connector **out)
     bad |= json_object_set_new(j, "clear", json_boolean(o->clear));
     bad |= json_object_set_new(j, "connect_timeout_ms", json_integer(o->connect_timeout_ms));
     bad |= json_object_set_new(j, "command_timeout_ms", json_integer(o->command_timeout_ms));
-    ps_status st = bad ? ps__seterr(PS_EINVAL, "ps_redis_open: a string option is not UTF-8")
-                       : ps_connector_open_json(&ps__connector_redis, j, out);
+    ps_status st =
+        bad ? ps__seterr(PS_EINVAL, "ps_redis_connector_open: a string option is not UTF-8")
+            : ps_connector_open_json(&ps__connector_redis, j, out);
     json_decref(j);
     return st;
 }

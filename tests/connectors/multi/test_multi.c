@@ -35,10 +35,10 @@ static ps_connector *new_local(void)
     return c;
 }
 
-static ps_policy *policy(const char *json)
+static ps_multi_policy *policy(const char *json)
 {
-    ps_policy *p = NULL;
-    PS_ASSERT_OK(ps_policy_from_json(json, &p));
+    ps_multi_policy *p = NULL;
+    PS_ASSERT_OK(ps_multi_policy_from_json(json, &p));
     return p;
 }
 
@@ -46,12 +46,12 @@ static ps_policy *policy(const char *json)
  * policies (JSON). */
 static ps_connector *two_locals(const char *p1, const char *p2)
 {
-    ps_policy *a = policy(p1), *b = policy(p2);
+    ps_multi_policy *a = policy(p1), *b = policy(p2);
     ps_multi_entry e[2] = {{"c1", new_local(), a}, {"c2", new_local(), b}};
     ps_connector *m = NULL;
     PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(a);
-    ps_policy_free(b);
+    ps_multi_policy_free(a);
+    ps_multi_policy_free(b);
     return m;
 }
 
@@ -571,7 +571,7 @@ static void test_c_api(void **state)
 {
     (void)state;
     ps_connector *l1 = new_local(), *l2 = new_local();
-    ps_policy *p = policy("{\"host_pattern\": \"never-this-host\", \"priority\": 10}");
+    ps_multi_policy *p = policy("{\"host_pattern\": \"never-this-host\", \"priority\": 10}");
     ps_multi_entry e[2] = {{"remote", l1, p}, {"here", l2, NULL}};
     ps_connector *m = (ps_connector *)&e;
     /* refusals leave the connectors with the caller */
@@ -589,7 +589,7 @@ static void test_c_api(void **state)
 
     setenv("PROXYSTORE_HOSTNAME", "this-host", 1);
     PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(p); /* copied */
+    ps_multi_policy_free(p); /* copied */
     assert_string_equal(ps_connector_kind(m), "multi");
     assert_true(ps_connector_is_threadsafe(m));
     assert_false(ps_connector_is_deferrable(m));
@@ -640,11 +640,11 @@ static void test_batches(void **state)
     snprintf(objdir, sizeof objdir, "%s/o", dir);
     ps_connector *file = NULL;
     PS_ASSERT_OK(ps_file_connector_open(objdir, true, &file));
-    ps_policy *small = policy("{\"priority\": 1, \"max_size_bytes\": 3}");
+    ps_multi_policy *small = policy("{\"priority\": 1, \"max_size_bytes\": 3}");
     ps_multi_entry e[2] = {{"small", new_local(), small}, {"file", file, NULL}};
     ps_connector *m = NULL;
     PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(small);
+    ps_multi_policy_free(small);
     ps_iov items[5] = {{"aaaa", 4}, {"b", 1}, {"cccccc", 6}, {"", 0}, {"ee", 2}};
     ps_key *keys[5];
     PS_ASSERT_OK(ps_connector_put_batch(m, 5, items, NULL, keys));
