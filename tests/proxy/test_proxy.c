@@ -22,7 +22,9 @@ static ps_store *open_store(const char *dir, const char *name, bool reg, bool me
                             long cache_size, const char *codec)
 {
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+        &c));
     ps_store_options o;
     ps_store_options_init(&o);
     o.register_store = reg;
@@ -122,7 +124,9 @@ static void test_per_call_populate_overrides_store(void **state)
     fixture *f = *state;
     ps_store *s = NULL;
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(f->dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = f->dir, .clear = false},
+        &c));
     ps_store_options so;
     ps_store_options_init(&so);
     so.populate_target = false;

@@ -206,19 +206,32 @@ typedef struct ps_multi_entry {
     const ps_multi_policy *policy; /**< copied; NULL: the default policy */
 } ps_multi_entry;
 
+#define PS_MULTI_OPTIONS_VERSION 1
+
+/** Options of ps_multi_connector_open(). */
+typedef struct ps_multi_options {
+    unsigned version;              /**< PS_MULTI_OPTIONS_VERSION */
+    const ps_multi_entry *entries; /**< n_entries entries, in priority-tie order */
+    size_t n_entries;
+} ps_multi_options;
+
+/** Fill `o` with the defaults (no entries). Accepts NULL.
+ *  Ownership: `*o` is the caller's. */
+PS_API void ps_multi_options_init(ps_multi_options *o);
+
 /**
  * Make a multi connector from already-open connectors, in the given order
  * (ties in priority keep it). Every entry is active, whatever its host
  * pattern (as upstream's MultiConnector(...) constructor): put() still never
  * picks an entry whose pattern does not match this host, but keys naming it
- * resolve. PS_EINVAL for an empty or duplicate name or a NULL connector.
- * Ownership: on success the multi owns every `connector` (closing the multi
- * closes them; do not close them yourself); on failure the caller still owns
- * them. Names and policies are copied. `*out` is new; close with
+ * resolve. PS_EINVAL for NULL options, an unknown options version, an empty
+ * or duplicate name, a NULL connector or one given twice.
+ * Ownership: takes every entry's `connector` when it returns PS_OK (closing
+ * the multi closes them; do not close them yourself); on failure the caller
+ * still owns them. Names and policies are copied. `*out` is new; close with
  * ps_connector_close().
  */
-PS_API ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n,
-                                         ps_connector **out);
+PS_API ps_status ps_multi_connector_open(const ps_multi_options *opts, ps_connector **out);
 
 /**
  * The entry name inside a multi key (what `proxystore inspect` shows as the

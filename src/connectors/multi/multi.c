@@ -698,10 +698,17 @@ const ps_connector_ops ps__connector_multi = {
 
 /* ---- the C API ------------------------------------------------------------------------ */
 
-ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_connector **out)
+void ps_multi_options_init(ps_multi_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_multi_connector_open: out is NULL");
-    *out = NULL;
+    if (o != NULL)
+        *o = (ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION};
+}
+
+ps_status ps_multi_connector_open(const ps_multi_options *opts, ps_connector **out)
+{
+    PS__TYPED_OPEN_CHECK("ps_multi_connector_open", opts, PS_MULTI_OPTIONS_VERSION, out);
+    const ps_multi_entry *entries = opts->entries;
+    size_t n = opts->n_entries;
     PS__RETURN_IF(n > 0 && entries == NULL, PS_EINVAL, "ps_multi_connector_open: entries is NULL");
     for (size_t i = 0; i < n; i++) {
         PS__RETURN_IF(entries[i].name == NULL || entries[i].name[0] == '\0', PS_EINVAL,
@@ -740,13 +747,13 @@ ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_co
             st = ps__multi_host_ok(e->policy, host, &have_host, &e->host_ok);
     }
     /* The instance itself: an empty multi whose entries are then filled in. */
-    json_t *opts = st == PS_OK ? json_pack("{s:[]}", "connectors") : NULL;
-    if (st == PS_OK && opts == NULL)
+    json_t *shell_opts = st == PS_OK ? json_pack("{s:[]}", "connectors") : NULL;
+    if (st == PS_OK && shell_opts == NULL)
         st = PS__ENOMEM("multi connector");
     ps_connector *c = NULL;
     if (st == PS_OK)
-        st = ps_connector_open_json(&ps__connector_multi, opts, &c);
-    json_decref(opts);
+        st = ps_connector_open_json(&ps__connector_multi, shell_opts, &c);
+    json_decref(shell_opts);
     if (st != PS_OK) {
         ps__multi_free(m, false);
         return st;

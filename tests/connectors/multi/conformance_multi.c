@@ -46,7 +46,9 @@ static ps_status open_multi(void *vctx, ps_connector **out)
     snprintf(ctx->dir, sizeof ctx->dir, "%s/store-%u", ctx->parent, ctx->counter);
     ps_connector_close(ctx->local_keeper, PS_CLEAR_KEEP);
     ctx->local_keeper = NULL;
-    ps_status st = ps_local_connector_open(store_id, &ctx->local_keeper);
+    ps_status st = ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = store_id},
+        &ctx->local_keeper);
     if (st != PS_OK)
         return st;
     char json[8192];

@@ -49,7 +49,9 @@ static ps_connector *two_locals(const char *p1, const char *p2)
     ps_multi_policy *a = policy(p1), *b = policy(p2);
     ps_multi_entry e[2] = {{"c1", new_local(), a}, {"c2", new_local(), b}};
     ps_connector *m = NULL;
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
     ps_multi_policy_free(a);
     ps_multi_policy_free(b);
     return m;
@@ -576,19 +578,47 @@ static void test_c_api(void **state)
     ps_connector *m = (ps_connector *)&e;
     /* refusals leave the connectors with the caller */
     ps_multi_entry dup[2] = {{"x", l1, NULL}, {"x", l2, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(dup, 2, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = dup, .n_entries = 2},
+                         &m),
+                     PS_EINVAL);
     assert_null(m);
     ps_multi_entry same[2] = {{"x", l1, NULL}, {"y", l1, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(same, 2, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = same, .n_entries = 2},
+                         &m),
+                     PS_EINVAL);
     ps_multi_entry noconn[1] = {{"x", NULL, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(noconn, 1, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(&(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION,
+                                                    .entries = noconn,
+                                                    .n_entries = 1},
+                                &m),
+        PS_EINVAL);
     ps_multi_entry noname[1] = {{"", l1, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(noname, 1, &m), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_connector_open(NULL, 1, &m), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_connector_open(e, 2, NULL), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(&(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION,
+                                                    .entries = noname,
+                                                    .n_entries = 1},
+                                &m),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = NULL, .n_entries = 1},
+                         &m),
+                     PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+            NULL),
+        PS_EINVAL);
 
     setenv("PROXYSTORE_HOSTNAME", "this-host", 1);
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
     ps_multi_policy_free(p); /* copied */
     assert_string_equal(ps_connector_kind(m), "multi");
     assert_true(ps_connector_is_threadsafe(m));
@@ -627,7 +657,9 @@ static void test_c_api(void **state)
     /* the multi owns l1 and l2 now: closing it closes them (ASan: no leak) */
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
     /* an empty multi */
-    PS_ASSERT_OK(ps_multi_connector_open(NULL, 0, &m));
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = NULL, .n_entries = 0},
+        &m));
     assert_int_equal(ps_multi_connector_count(m), 0);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
 }
@@ -639,11 +671,15 @@ static void test_batches(void **state)
     char objdir[4200];
     snprintf(objdir, sizeof objdir, "%s/o", dir);
     ps_connector *file = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(objdir, true, &file));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = objdir, .clear = true},
+        &file));
     ps_multi_policy *small = policy("{\"priority\": 1, \"max_size_bytes\": 3}");
     ps_multi_entry e[2] = {{"small", new_local(), small}, {"file", file, NULL}};
     ps_connector *m = NULL;
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
     ps_multi_policy_free(small);
     ps_iov items[5] = {{"aaaa", 4}, {"b", 1}, {"cccccc", 6}, {"", 0}, {"ee", 2}};
     ps_key *keys[5];

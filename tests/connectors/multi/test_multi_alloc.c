@@ -119,7 +119,9 @@ static ps_status op_c_api(void)
     STEP(ps_multi_policy_add_subset_tag(p, "x"));
     if (st == PS_OK) {
         ps_multi_entry e[2] = {{"one", l1, p}, {"two", l2, NULL}};
-        STEP(ps_multi_connector_open(e, 2, &m));
+        STEP(ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+            &m));
         if (st == PS_OK)
             l1 = l2 = NULL; /* owned by m */
     }

@@ -123,11 +123,20 @@ static void test_c_options(void **state)
     ps_free(j);
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
 
-    PS_ASSERT_STATUS(ps_redis_connector_open(NULL, &c), PS_EINVAL);
+    /* (NULL options are the defaults: localhost:6379, not this test's server.) */
     PS_ASSERT_STATUS(ps_redis_connector_open(&o, NULL), PS_EINVAL);
     o.version = 99;
+    c = (ps_connector *)0x1;
     PS_ASSERT_STATUS(ps_redis_connector_open(&o, &c), PS_EINVAL);
     assert_null(c);
+    assert_non_null(strstr(ps_last_error(), "unknown options version 99"));
+    /* a string that is not UTF-8 is refused with jansson's reason */
+    ps_redis_options_init(&o);
+    o.hostname = g_host;
+    o.port = g_port;
+    o.password = "\xff\xfe";
+    PS_ASSERT_STATUS(ps_redis_connector_open(&o, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_redis_connector_open"));
 }
 
 static void expect_einval(const char *json, const char *needle)

@@ -83,8 +83,18 @@ static void test_options(void **state)
     PS_ASSERT_STATUS(
         ps_connector_open("shm", "{\"name\": \"x\", \"dir\": \"/nonexistent/dir\"}", &c), PS_EIO);
     assert_non_null(strstr(ps_last_error(), "/nonexistent/dir"));
-    PS_ASSERT_STATUS(ps_shm_connector_open(NULL, &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_shm_connector_open("bad name", &c), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_shm_connector_open(&(ps_shm_options){.version = PS_SHM_OPTIONS_VERSION,
+                                                .name = NULL,
+                                                .max_objects = PS_SHM_DEFAULT_MAX_OBJECTS},
+                              &c),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_shm_connector_open(&(ps_shm_options){.version = PS_SHM_OPTIONS_VERSION,
+                                                .name = "bad name",
+                                                .max_objects = PS_SHM_DEFAULT_MAX_OBJECTS},
+                              &c),
+        PS_EINVAL);
     assert_null(c);
 
     /* config: name plus the non-default options, in a round trip */
