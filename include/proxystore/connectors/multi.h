@@ -241,10 +241,13 @@ PS_API ps_status ps_multi_connector_open(const ps_multi_options *opts, ps_connec
 PS_API ps_status ps_multi_key_connector_name(const ps_key *key, const char **name);
 
 /**
- * The inner connector's key inside a multi key.
- * Ownership: `*inner` is new; free with ps_key_free().
+ * The inner connector's key inside a multi key, as ps_key_inner() gives it
+ * for any wrapped key; for a multi key parsed from text it is parsed on the
+ * first call and kept in `key`. NULL (with a message) when `key` is not a
+ * well-formed multi key.
+ * Ownership: borrowed; valid while `key` lives. Thread safety: safe.
  */
-PS_API ps_status ps_multi_key_inner(const ps_key *key, ps_key **inner);
+PS_API const ps_key *ps_multi_key_inner(const ps_key *key);
 
 /** Number of entries (active and dormant) of a multi connector; 0 if `conn`
  *  is not one. */

@@ -386,30 +386,30 @@ ps_status ps_multi_key_connector_name(const ps_key *key, const char **name)
     return PS_OK;
 }
 
-ps_status ps_multi_key_inner(const ps_key *key, ps_key **inner)
+const ps_key *ps_multi_key_inner(const ps_key *key)
 {
-    PS__RETURN_IF(inner == NULL, PS_EINVAL, "ps_multi_key_inner: inner is NULL");
-    *inner = NULL;
     const char *name;
-    PS__FORWARD(ps_multi_key_connector_name(key, &name));
-    const ps_key *held = ps_key_inner(key); /* a key this process made */
-    ps_status st = held ? ps_key_dup(held, inner) : ps_key_parse(ps_key_field(key, 1), inner);
-    if (st != PS_OK)
-        return ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
-    return PS_OK;
+    const ps_key *inner;
+    if (ps_multi_key_connector_name(key, &name) != PS_OK)
+        return NULL;
+    ps_status st = ps__key_inner_of(key, &inner);
+    if (st != PS_OK) {
+        ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
+        return NULL;
+    }
+    return inner;
 }
 
 /*
- * Find the active entry named by `key` and its inner key: borrowed from a key
- * this process made (`*owned` NULL), else parsed from the key's text into
- * `*owned`, which the caller frees.
+ * Find the active entry named by `key` and its inner key (borrowed from
+ * `key`: held by a key this process made, else parsed from its text once and
+ * kept in the key).
  */
 static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entry **entry,
-                                 const ps_key **inner, ps_key **owned)
+                                 const ps_key **inner)
 {
     *entry = NULL;
     *inner = NULL;
-    *owned = NULL;
     const char *name;
     PS__FORWARD(ps_multi_key_connector_name(key, &name));
     ps__multi_entry *e = ps__multi_find(m, name);
@@ -421,11 +421,9 @@ static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entr
                   "multi connector: the connector \"%.100s\" associated with key \"%.200s\" is "
                   "dormant (its policy does not match this host)",
                   name, ps_key_str(key));
-    *inner = ps_key_inner(key);
-    if (*inner == NULL) {
-        PS__FORWARD(ps_multi_key_inner(key, owned));
-        *inner = *owned;
-    }
+    ps_status st = ps__key_inner_of(key, inner);
+    if (st != PS_OK)
+        return ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
     *entry = e;
     return PS_OK;
 }
@@ -511,10 +509,8 @@ static ps_status ps__multi_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_get(e->conn, inner, out);
-    ps_key_free(owned);
     if (st != PS_OK && st != PS_NOT_FOUND)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return st;
@@ -524,10 +520,8 @@ static ps_status ps__multi_exists(void *priv, const ps_key *key, bool *exists)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_exists(e->conn, inner, exists);
-    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -537,10 +531,8 @@ static ps_status ps__multi_evict(void *priv, const ps_key *key)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_evict(e->conn, inner);
-    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -550,8 +542,8 @@ static ps_status ps__multi_evict(void *priv, const ps_key *key)
 typedef struct ps__multi_scratch {
     size_t *entry;       /* entry index per item */
     size_t *pos;         /* positions of the items of one entry */
-    ps_key **inner;      /* parsed inner keys per item (get_batch) or per group (put_batch) */
-    const ps_key **view; /* inner keys per item, borrowed or parsed (get_batch) */
+    ps_key **inner;      /* new inner keys of one group (put_batch) */
+    const ps_key **view; /* inner keys per item, borrowed from the keys (get_batch) */
     const ps_key **sub;  /* inner keys of one group (get_batch) */
     ps_iov *iov;         /* items of one group (put_batch) */
     ps_bytes *outs;      /* results of one group (get_batch) */
@@ -651,7 +643,7 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
     ps_status st = PS_OK;
     for (size_t i = 0; i < n && st == PS_OK; i++) {
         ps__multi_entry *e;
-        st = ps__multi_route(m, keys[i], &e, &s.view[i], &s.inner[i]);
+        st = ps__multi_route(m, keys[i], &e, &s.view[i]);
         if (st == PS_OK)
             s.entry[i] = (size_t)(e - m->e);
     }
@@ -674,8 +666,6 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
             found[s.pos[j]] = s.found[j];
         }
     }
-    for (size_t i = 0; i < n; i++)
-        ps_key_free(s.inner[i]);
     ps_free(mem);
     return st;
 }

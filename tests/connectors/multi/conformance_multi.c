@@ -103,16 +103,14 @@ static ps_status cleared_multi(void *vctx, const ps_key *const *keys, size_t n, 
         ps_status st = ps_multi_key_connector_name(keys[i], &name);
         if (st != PS_OK)
             return st;
-        ps_key *inner = NULL;
-        st = ps_multi_key_inner(keys[i], &inner);
-        if (st != PS_OK)
-            return st;
+        const ps_key *inner = ps_multi_key_inner(keys[i]);
+        if (inner == NULL)
+            return PS_EINVAL;
         bool ex = false;
         if (strcmp(name, "small") == 0)
             st = ps_connector_exists(ctx->local_keeper, inner, &ex);
         else if (strcmp(name, "medium") == 0)
             st = ps_connector_exists(ctx->redis_keeper, inner, &ex);
-        ps_key_free(inner);
         if (st != PS_OK)
             return st;
         if (ex)

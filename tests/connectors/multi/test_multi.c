@@ -164,12 +164,37 @@ static void test_priority(void **state)
     PS_ASSERT_OK(ps_connector_put(m, "value", 5, NULL, &k));
     assert_string_equal(ps_key_type(k), "multi");
     assert_string_equal(key_name(k), "c2");
-    ps_key *inner = NULL;
-    PS_ASSERT_OK(ps_multi_key_inner(k, &inner));
+    const ps_key *inner = ps_multi_key_inner(k);
+    assert_non_null(inner);
+    assert_ptr_equal(inner, ps_key_inner(k)); /* borrowed: the key's own */
     assert_string_equal(ps_key_type(inner), "local");
     assert_true(exists(entry_conn(m, "c2"), inner));
     expect(m, k, "value", 5);
-    ps_key_free(inner);
+    /* the same key parsed from its text: parsed once, kept in the key */
+    ps_key *parsed = NULL;
+    PS_ASSERT_OK(ps_key_parse(ps_key_str(k), &parsed));
+    assert_null(ps_key_inner(parsed));
+    const ps_key *pin = ps_multi_key_inner(parsed);
+    assert_non_null(pin);
+    assert_ptr_equal(ps_multi_key_inner(parsed), pin);
+    assert_true(ps_key_equal(pin, inner));
+    expect(m, parsed, "value", 5);
+    /* a copy of a parsed key does not share the parsed inner key */
+    ps_key *copy = NULL;
+    PS_ASSERT_OK(ps_key_dup(parsed, &copy));
+    ps_key_free(parsed);
+    const ps_key *cin = ps_multi_key_inner(copy);
+    assert_non_null(cin);
+    assert_true(ps_key_equal(cin, inner));
+    ps_key_free(copy);
+    /* a multi key whose second field is not key text */
+    ps_key *bad = NULL;
+    PS_ASSERT_OK(ps_key_parse("multi:c2/not-a-key", &bad));
+    assert_null(ps_multi_key_inner(bad));
+    assert_non_null(strstr(ps_last_error(), "inner key"));
+    ps_bytes b = PS_BYTES_INIT;
+    PS_ASSERT_STATUS(ps_connector_get(m, bad, &b), PS_EINVAL);
+    ps_key_free(bad);
     ps_key_free(k);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
 }
@@ -650,8 +675,8 @@ static void test_c_api(void **state)
     const char *name = NULL;
     PS_ASSERT_STATUS(ps_multi_key_connector_name(lk, &name), PS_EINVAL);
     PS_ASSERT_STATUS(ps_multi_key_connector_name(NULL, &name), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_key_inner(lk, &inner), PS_EINVAL);
-    assert_null(inner);
+    assert_null(ps_multi_key_inner(lk));
+    assert_null(ps_multi_key_inner(NULL));
     ps_key_free(lk);
     PS_ASSERT_OK(ps_connector_close(l3, PS_CLEAR_ALL));
     /* the multi owns l1 and l2 now: closing it closes them (ASan: no leak) */
@@ -738,9 +763,9 @@ static void test_nested(void **state)
     PS_ASSERT_STATUS(ps_connector_put(m, "o", 1, &o, &k3), PS_ENOPOLICY);
     assert_string_equal(key_name(k1), "inner");
     assert_string_equal(key_name(k2), "inner");
-    ps_key *i1 = NULL, *i2 = NULL;
-    PS_ASSERT_OK(ps_multi_key_inner(k1, &i1));
-    PS_ASSERT_OK(ps_multi_key_inner(k2, &i2));
+    const ps_key *i1 = ps_multi_key_inner(k1), *i2 = ps_multi_key_inner(k2);
+    assert_non_null(i1);
+    assert_non_null(i2);
     assert_string_equal(key_name(i1), "gpu");
     assert_string_equal(key_name(i2), "cpu");
     /* "other" fits neither the inner multi's policy nor "rest" (empty subset list) */
@@ -755,8 +780,6 @@ static void test_nested(void **state)
     ps_free(cfg2);
     ps_free(cfg);
     PS_ASSERT_OK(ps_connector_close(m2, PS_CLEAR_KEEP));
-    ps_key_free(i1);
-    ps_key_free(i2);
     ps_key_free(k1);
     ps_key_free(k2);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
