@@ -48,20 +48,25 @@ typedef struct ps_time_stats {
  */
 PS_API ps_status ps_store_metrics_json(ps_store *store, char **json);
 
-/** Times recorded under `name`; PS_NOT_FOUND if none, PS_ESTATE if off. */
+/** Times recorded under `name`; PS_NOT_FOUND if none, PS_ESTATE if off. Ownership: `*out` is the
+ * caller's. */
 PS_API ps_status ps_store_metrics_time(ps_store *store, const char *name, ps_time_stats *out);
 
-/** Counter `name`; PS_NOT_FOUND if never incremented, PS_ESTATE if off. */
+/** Counter `name`; PS_NOT_FOUND if never incremented, PS_ESTATE if off. Ownership: `*out` is the
+ * caller's. */
 PS_API ps_status ps_store_metrics_counter(ps_store *store, const char *name, uint64_t *out);
 
-/** Last value of attribute `name`; PS_NOT_FOUND if never set, PS_ESTATE if off. */
+/** Last value of attribute `name`; PS_NOT_FOUND if never set, PS_ESTATE if off. Ownership: `*out`
+ * is the caller's. */
 PS_API ps_status ps_store_metrics_attribute(ps_store *store, const char *name, uint64_t *out);
 
 /** Record `ns` nanoseconds under `name` (no-op with metrics off). Used by the
- *  proxy layer ("factory.resolve") and available to applications. */
+ *  proxy layer ("factory.resolve") and available to applications.
+ * Ownership: `name` is copied.
+ */
 PS_API void ps_store_metrics_add_time(ps_store *store, const char *name, uint64_t ns);
 
-/** Forget every metric of the store. */
+/** Forget every metric of the store. Ownership: none. */
 PS_API void ps_store_metrics_reset(ps_store *store);
 
 #ifdef __cplusplus

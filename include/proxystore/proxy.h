@@ -71,7 +71,9 @@ typedef struct ps_proxy_options {
 } ps_proxy_options;
 
 /** Fill `o` with the defaults: no evict, store's codec, store's
- *  populate_target, no placement hints, no lifetime. Accepts NULL. */
+ *  populate_target, no placement hints, no lifetime. Accepts NULL.
+ * Ownership: `*o` is the caller's.
+ */
 PS_API void ps_proxy_options_init(ps_proxy_options *o);
 
 /* ---- making proxies (upstream Store.proxy*) ----------------------------- */
@@ -129,13 +131,15 @@ PS_API ps_status ps_proxy_new(const ps_key *key, const char *store_config_json,
 
 /* ---- references ------------------------------------------------------------ */
 
-/** Add a reference (atomic). Returns `proxy`; accepts NULL. */
+/** Add a reference (atomic). Returns `proxy`; accepts NULL. Ownership: the caller owns the added
+ * reference (ps_proxy_unref). */
 PS_API ps_proxy *ps_proxy_ref(ps_proxy *proxy);
 
 /**
  * Drop a reference (atomic). The last one waits for a pending asynchronous
  * resolve (which holds its own reference, so this cannot happen while one is
  * running) and frees the proxy and its target. Accepts NULL.
+ * Ownership: ends the caller's reference.
  */
 PS_API void ps_proxy_unref(ps_proxy *proxy);
 
@@ -174,16 +178,17 @@ PS_API ps_status ps_proxy_resolve_async(ps_proxy *proxy);
  * Finish every queued asynchronous resolve, stop the pool's threads and wait
  * for them. Called automatically at exit; a later ps_proxy_resolve_async
  * starts the pool again. Thread safety: safe, but not from a pool thread.
+ * Ownership: none.
  */
 PS_API void ps_proxy_pool_shutdown(void);
 
-/** True when the proxy holds its target (resolve would do no I/O). */
+/** True when the proxy holds its target (resolve would do no I/O). Ownership: none. */
 PS_API bool ps_proxy_is_resolved(ps_proxy *proxy);
 
-/** Unlock a locked proxy (upstream ProxyLocker.unlock); PS_OK if not locked. */
+/** Unlock a locked proxy (upstream ProxyLocker.unlock); PS_OK if not locked. Ownership: none. */
 PS_API ps_status ps_proxy_unlock(ps_proxy *proxy);
 
-/** True when the proxy is locked. */
+/** True when the proxy is locked. Ownership: none. */
 PS_API bool ps_proxy_is_locked(ps_proxy *proxy);
 
 /* ---- the factory's parts ----------------------------------------------------- */
@@ -200,10 +205,10 @@ PS_API const char *ps_proxy_store_config(const ps_proxy *proxy);
 /** The decoder override, or NULL for the store's codec. Ownership: borrowed. */
 PS_API const char *ps_proxy_codec(const ps_proxy *proxy);
 
-/** Whether the object is evicted after the first successful resolve. */
+/** Whether the object is evicted after the first successful resolve. Ownership: none. */
 PS_API bool ps_proxy_evicts(const ps_proxy *proxy);
 
-/** The metrics flag of the store configuration (metrics recorded on resolve). */
+/** The metrics flag of the store configuration (metrics recorded on resolve). Ownership: none. */
 PS_API bool ps_proxy_metrics(const ps_proxy *proxy);
 
 /**

@@ -31,13 +31,18 @@
  *   takes     the call takes ownership of an argument (see the failure rule).
  *   copied    the call copies an input; the caller keeps its own.
  *   static    lives as long as the process; never free it.
- *   Inputs not named in an Ownership line are borrowed for the call only.
+ *   none      nothing changes hands.
+ *   Inputs not named in an Ownership line are borrowed for the call only;
+ *   caller buffers and out-structs (`*o` of an _init function, a `char buf[]`)
+ *   stay the caller's.
  *
  * The failure rule
  *   A call that takes ownership of an argument takes it only when it returns
  *   PS_OK. On any failure the argument is still the caller's, unchanged
  *   (ps_store_new and its connector, ps_key_wrap and its inner key,
- *   ps_multi_connector_open and its connectors).
+ *   ps_multi_connector_open and its connectors). Release functions are not
+ *   takers: ps_connector_close, ps_store_close and ps_codec_decode (of its
+ *   input) release their argument whatever status they return.
  *
  * Reference verbs
  *   Counted handles (ps_store, ps_proxy) have one pair of verbs: ps_X_ref()

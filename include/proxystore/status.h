@@ -63,12 +63,13 @@ PS_API const char *ps_status_name(ps_status status);
  */
 PS_API const char *ps_last_error(void);
 
-/** Forget this thread's last message. */
+/** Forget this thread's last message. Ownership: none. */
 PS_API void ps_clear_error(void);
 
 /**
  * Set this thread's last-error message and return `status`, for connector
  * implementations: `return ps_error(PS_EIO, "file %s: %s", path, strerror(e));`
+ * Ownership: `fmt` and its arguments are borrowed for the call (the message is copied).
  */
 PS_API ps_status ps_error(ps_status status, const char *fmt, ...) PS_PRINTF_LIKE(2, 3);
 

@@ -49,7 +49,9 @@ typedef struct ps_store_options {
 } ps_store_options;
 
 /** Fill `o` with the defaults: raw codec, 16 objects, no byte bound, no
- *  metrics, not registered, populate_target true. */
+ *  metrics, not registered, populate_target true.
+ * Ownership: `*o` is the caller's.
+ */
 PS_API void ps_store_options_init(ps_store_options *o);
 
 /**
@@ -124,7 +126,8 @@ PS_API ps_status ps_store_put(ps_store *store, const void *data, size_t len,
                               const ps_put_options *opts, ps_key **key);
 
 /** Store `n` objects in one connector batch; `keys[i]` is the key of
- *  `items[i]`. Ownership as ps_connector_put_batch. */
+ *  `items[i]`. Ownership: as ps_connector_put_batch (`items` borrowed; each
+ *  `keys[i]` new, ps_key_free). */
 PS_API ps_status ps_store_put_batch(ps_store *store, size_t n, const ps_iov *items,
                                     const ps_put_options *opts, ps_key **keys);
 
@@ -138,7 +141,7 @@ typedef struct ps_get_options {
     size_t default_len;
 } ps_get_options;
 
-/** Initialize `o`: no override, no default. */
+/** Initialize `o`: no override, no default. Ownership: `*o` is the caller's. */
 PS_API void ps_get_options_init(ps_get_options *o);
 
 /**
@@ -152,25 +155,29 @@ PS_API ps_status ps_store_get(ps_store *store, const ps_key *key, const ps_get_o
                               ps_bytes *out);
 
 /** Get `n` objects; `found[i]` (may be NULL) tells which exist; missing
- *  objects are empty buffers (or the default). Ownership as
- *  ps_connector_get_batch. */
+ *  objects are empty buffers (or the default). Ownership: as
+ *  ps_connector_get_batch (`keys` borrowed; each `outs[i]` the caller's,
+ *  ps_bytes_free_array). */
 PS_API ps_status ps_store_get_batch(ps_store *store, size_t n, const ps_key *const *keys,
                                     const ps_get_options *opts, ps_bytes *outs, bool *found);
 
-/** Whether the key is cached or the connector has it. */
+/** Whether the key is cached or the connector has it. Ownership: none. */
 PS_API ps_status ps_store_exists(ps_store *store, const ps_key *key, bool *exists);
 
-/** Whether the key is in this store's cache (no connector call). */
+/** Whether the key is in this store's cache (no connector call). Ownership: none. */
 PS_API bool ps_store_is_cached(ps_store *store, const ps_key *key);
 
-/** Evict from the connector and the cache; a missing key is PS_OK. */
+/** Evict from the connector and the cache; a missing key is PS_OK. Ownership: none. */
 PS_API ps_status ps_store_evict(ps_store *store, const ps_key *key);
 
-/** Reserve a key for a deferred put (PS_ENOTSUP if the connector cannot). */
+/** Reserve a key for a deferred put (PS_ENOTSUP if the connector cannot). Ownership: `*key` is new;
+ * free with ps_key_free(). */
 PS_API ps_status ps_store_new_key(ps_store *store, ps_key **key);
 
 /** Encode and store bytes under a reserved key, and drop the key from this
- *  store's cache (upstream's Store._set). */
+ *  store's cache (upstream's Store._set).
+ * Ownership: `key` and `data` are borrowed for the call.
+ */
 PS_API ps_status ps_store_set(ps_store *store, const ps_key *key, const void *data, size_t len);
 
 /* ---- process-wide registry ---------------------------------------------- */
@@ -178,10 +185,12 @@ PS_API ps_status ps_store_set(ps_store *store, const ps_key *key, const void *da
 /**
  * Register `store` under its name; the registry takes its own reference.
  * A name in use is PS_EEXIST unless `replace`, which replaces the other.
+ * Ownership: the registry takes a reference of its own (the caller keeps its reference).
  */
 PS_API ps_status ps_store_register(ps_store *store, bool replace);
 
-/** Remove the store registered under `name`; an unknown name is PS_OK. */
+/** Remove the store registered under `name`; an unknown name is PS_OK. Ownership: the registry
+ * drops its reference; `name` is borrowed for the call. */
 PS_API ps_status ps_store_unregister(const char *name);
 
 /**

@@ -117,7 +117,8 @@ PS_API ps_status ps_endpoint_connector_open(const ps_endpoint_options *opts, ps_
  */
 PS_API const char *ps_endpoint_connector_uuid(ps_connector *conn);
 
-/** The base URL ("http://host:port") the connector talks to, or NULL. */
+/** The base URL ("http://host:port") the connector talks to, or NULL. Ownership: borrowed; valid
+ * until the connector is closed. */
 PS_API const char *ps_endpoint_connector_url(ps_connector *conn);
 
 #ifdef __cplusplus

@@ -112,18 +112,19 @@ typedef struct ps_multi_tag_list {
  */
 PS_API ps_status ps_multi_policy_new(ps_multi_policy **out);
 
-/** Free a policy. Accepts NULL. */
+/** Free a policy. Accepts NULL. Ownership: ends the caller's ownership of `policy`. */
 PS_API void ps_multi_policy_free(ps_multi_policy *policy);
 
 /** Copy a policy. Ownership: `*out` is new; free with ps_multi_policy_free(). */
 PS_API ps_status ps_multi_policy_dup(const ps_multi_policy *policy, ps_multi_policy **out);
 
-/** Set the priority (any int64). */
+/** Set the priority (any int64). Ownership: none. */
 PS_API ps_status ps_multi_policy_set_priority(ps_multi_policy *policy, int64_t priority);
 
 /**
  * Set the inclusive size bounds. Both must be in [0, PS_MULTI_POLICY_MAX_SIZE]
  * (PS_EINVAL otherwise); min > max is allowed and then matches no size.
+ * Ownership: none.
  */
 PS_API ps_status ps_multi_policy_set_size_bounds(ps_multi_policy *policy, uint64_t min_size_bytes,
                                                  uint64_t max_size_bytes);
@@ -138,19 +139,21 @@ PS_API ps_status ps_multi_policy_set_size_bounds(ps_multi_policy *policy, uint64
 PS_API ps_status ps_multi_policy_set_host_patterns(ps_multi_policy *policy,
                                                    const char *const *patterns, size_t n);
 
-/** Append one host pattern (turning "no constraint" into a one-item list). */
+/** Append one host pattern (turning "no constraint" into a one-item list). Ownership: `pattern` is
+ * copied. */
 PS_API ps_status ps_multi_policy_add_host_pattern(ps_multi_policy *policy, const char *pattern);
 
 /** Append a tag to subset_tags / superset_tags. Ownership: copied. */
 PS_API ps_status ps_multi_policy_add_subset_tag(ps_multi_policy *policy, const char *tag);
 PS_API ps_status ps_multi_policy_add_superset_tag(ps_multi_policy *policy, const char *tag);
 
-/** Field getters (0 / NULL for a NULL policy or an index out of range).
+/** Field getters (0 / NULL / false for a NULL policy or an index out of
+ *  range). ps_multi_policy_has_host_patterns is true when the policy has a
+ *  host pattern list (possibly empty).
  *  Ownership: strings are borrowed, valid until the policy changes. */
 PS_API int64_t ps_multi_policy_priority(const ps_multi_policy *policy);
 PS_API uint64_t ps_multi_policy_min_size(const ps_multi_policy *policy);
 PS_API uint64_t ps_multi_policy_max_size(const ps_multi_policy *policy);
-/** True when the policy has a host pattern list (possibly empty). */
 PS_API bool ps_multi_policy_has_host_patterns(const ps_multi_policy *policy);
 PS_API size_t ps_multi_policy_host_pattern_count(const ps_multi_policy *policy);
 PS_API const char *ps_multi_policy_host_pattern(const ps_multi_policy *policy, size_t i);
@@ -162,11 +165,12 @@ PS_API const char *ps_multi_policy_superset_tag(const ps_multi_policy *policy, s
 /**
  * Set `*valid` to whether `hostname` fully matches one of the host patterns
  * (true when there is no host constraint).
+ * Ownership: none.
  */
 PS_API ps_status ps_multi_policy_matches_host(const ps_multi_policy *policy, const char *hostname,
                                               bool *valid);
 
-/** ps_multi_policy_matches_host() with this host's name (ps_hostname()). */
+/** ps_multi_policy_matches_host() with this host's name (ps_hostname()). Ownership: none. */
 PS_API ps_status ps_multi_policy_is_valid_on_host(const ps_multi_policy *policy, bool *valid);
 
 /**
@@ -175,12 +179,13 @@ PS_API ps_status ps_multi_policy_is_valid_on_host(const ps_multi_policy *policy,
  * not checked (a non-NULL list with n == 0 IS checked: an empty superset list
  * fails a policy that has superset tags). Finally the host is checked
  * (ps_multi_policy_is_valid_on_host). Returns PS_EIO if the host name is unknown.
+ * Ownership: none.
  */
 PS_API ps_status ps_multi_policy_is_valid(const ps_multi_policy *policy, const uint64_t *size_bytes,
                                           const ps_multi_tag_list *subset_tags,
                                           const ps_multi_tag_list *superset_tags, bool *valid);
 
-/** True when both are non-NULL and every field is equal (lists in order). */
+/** True when both are non-NULL and every field is equal (lists in order). Ownership: none. */
 PS_API bool ps_multi_policy_equal(const ps_multi_policy *a, const ps_multi_policy *b);
 
 /**
@@ -250,7 +255,9 @@ PS_API ps_status ps_multi_key_connector_name(const ps_key *key, const char **nam
 PS_API const ps_key *ps_multi_key_inner(const ps_key *key);
 
 /** Number of entries (active and dormant) of a multi connector; 0 if `conn`
- *  is not one. */
+ *  is not one.
+ * Ownership: none.
+ */
 PS_API size_t ps_multi_connector_count(ps_connector *conn);
 
 /**

@@ -130,6 +130,7 @@ PS_API ps_status ps_shm_list(const char *dir, const char *name, char **json);
  * as close(PS_CLEAR_ALL) does. Open instances elsewhere continue on a fresh
  * store. Views handed out stay valid. Returns PS_NOT_FOUND when there is no
  * such store, PS_EINVAL, PS_EIO.
+ * Ownership: none.
  */
 PS_API ps_status ps_shm_remove(const char *dir, const char *name);
 
@@ -139,6 +140,7 @@ PS_API ps_status ps_shm_remove(const char *dir, const char *name);
  * repair the index if its mutex owner died. `*removed` (may be NULL) gets the
  * number of files removed. Objects stay. Returns PS_NOT_FOUND when there is
  * no such store, PS_EINVAL, PS_EIO.
+ * Ownership: none.
  */
 PS_API ps_status ps_shm_gc(const char *dir, const char *name, size_t *removed);
 
