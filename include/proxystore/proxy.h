@@ -50,17 +50,12 @@ typedef struct ps_proxy ps_proxy;
 
 #define PS_PROXY_OPTIONS_VERSION 1
 
-/** populate_target values. */
-#define PS_POPULATE_DEFAULT (-1) /**< the store's populate_target option */
-#define PS_POPULATE_NO      0    /**< the proxy starts unresolved (lazy) */
-#define PS_POPULATE_YES     1    /**< the proxy starts resolved with a copy of the object */
-
 typedef struct ps_proxy_options {
-    unsigned version;          /**< PS_PROXY_OPTIONS_VERSION */
-    bool evict;                /**< evict the object after the first successful resolve */
-    const char *codec;         /**< decode with this codec instead of the store's; NULL: store's */
-    int populate_target;       /**< PS_POPULATE_DEFAULT, PS_POPULATE_NO or PS_POPULATE_YES */
-    const ps_put_options *put; /**< placement hints for the put (multi connector); NULL: none */
+    unsigned version;  /**< PS_PROXY_OPTIONS_VERSION */
+    bool evict;        /**< evict the object after the first successful resolve */
+    const char *codec; /**< decode with this codec instead of the store's; NULL: store's */
+    ps_populate populate_target; /**< PS_POPULATE_DEFAULT (the store's), _NO or _YES */
+    const ps_put_options *put;   /**< placement hints for the put (multi connector); NULL: none */
     /**
      * Reserved for upstream's lifetimes, which are not implemented: must be
      * NULL. Non-NULL together with evict is PS_EINVAL ("The evict and lifetime

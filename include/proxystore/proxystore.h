@@ -68,6 +68,10 @@
  *   ...) and for structs the library fills (ps_time_stats,
  *   ps_store_options_of's output): init them before the call. An options
  *   pointer may be NULL for the defaults where the function says so.
+ *   Two small value structs never grow, and have no version: ps_bytes (a
+ *   buffer and how to release it) and ps_iov (a slice); they are passed in
+ *   caller arrays. ps_multi_entry is read through ps_multi_options, whose
+ *   version covers it.
  *   Typed connector opens all have the shape
  *     ps_status ps_<kind>_connector_open(const ps_<kind>_options *opts,
  *                                        ps_connector **out);

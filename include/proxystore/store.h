@@ -34,22 +34,32 @@ extern "C" {
 
 typedef struct ps_store ps_store;
 
-#define PS_STORE_OPTIONS_VERSION 1
+/** Whether a proxy starts resolved (the populate_target option of stores
+ *  and proxies): one type for both. */
+typedef enum ps_populate {
+    PS_POPULATE_DEFAULT = -1, /**< proxy options: the store's setting; store options: YES */
+    PS_POPULATE_NO = 0,       /**< the proxy starts unresolved (lazy) */
+    PS_POPULATE_YES = 1       /**< the proxy starts resolved with a copy of the object */
+} ps_populate;
+
+/* 2: populate_target became a ps_populate (was bool). */
+#define PS_STORE_OPTIONS_VERSION 2
 /** Default number of decoded objects a store caches (upstream's 16). */
 #define PS_STORE_DEFAULT_CACHE_SIZE 16
 
 typedef struct ps_store_options {
-    unsigned version;     /**< PS_STORE_OPTIONS_VERSION */
-    const char *codec;    /**< codec name; NULL means "raw" */
-    long cache_size;      /**< max cached objects; 0 disables; < 0 is PS_EINVAL */
-    size_t cache_bytes;   /**< max cached bytes (decoded); 0 means no byte bound */
-    bool metrics;         /**< record metrics */
-    bool register_store;  /**< register by name at creation (PS_EEXIST if taken) */
-    bool populate_target; /**< proxies made by the store start resolved (default) */
+    unsigned version;            /**< PS_STORE_OPTIONS_VERSION */
+    const char *codec;           /**< codec name; NULL means "raw" */
+    long cache_size;             /**< max cached objects; 0 disables; < 0 is PS_EINVAL */
+    size_t cache_bytes;          /**< max cached bytes (decoded); 0 means no byte bound */
+    bool metrics;                /**< record metrics */
+    bool register_store;         /**< register by name at creation (PS_EEXIST if taken) */
+    ps_populate populate_target; /**< proxies made by the store start resolved
+                                      (PS_POPULATE_YES, the default) or lazy (NO) */
 } ps_store_options;
 
 /** Fill `o` with the defaults: raw codec, 16 objects, no byte bound, no
- *  metrics, not registered, populate_target true.
+ *  metrics, not registered, populate_target PS_POPULATE_YES.
  * Ownership: `*o` is the caller's.
  */
 PS_API void ps_store_options_init(ps_store_options *o);
@@ -113,10 +123,12 @@ PS_API ps_connector *ps_store_connector(ps_store *store);
 /**
  * Copy the options the store was made with into `*out` (its codec points to
  * static storage). Not to be confused with ps_get_options, the options of one
- * ps_store_get. Does nothing when `store` or `out` is NULL.
+ * ps_store_get. Fill `*out` with ps_store_options_init() first: its version
+ * says which struct the caller has (PS_EINVAL for one this library does not
+ * know). Returns PS_OK or PS_EINVAL (NULL argument, unknown version).
  * Ownership: `*out` is the caller's; its strings are static.
  */
-PS_API void ps_store_options_of(const ps_store *store, ps_store_options *out);
+PS_API ps_status ps_store_options_of(const ps_store *store, ps_store_options *out);
 
 /**
  * Encode and store `len` bytes; `*key` gets the new key. Does not populate

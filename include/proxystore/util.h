@@ -5,6 +5,7 @@
 #ifndef PROXYSTORE_UTIL_H
 #define PROXYSTORE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +38,7 @@ PS_API ps_status ps_random_bytes(void *buf, size_t n);
  * True when `s` is a canonical lower-case hyphenated UUID (any version).
  * Ownership: none.
  */
-PS_API int ps_uuid_is_canonical(const char *s);
+PS_API bool ps_uuid_is_canonical(const char *s);
 
 /** Bytes needed to base64url-encode `n` bytes without padding, plus the NUL. Ownership: none. */
 PS_API size_t ps_base64url_encoded_size(size_t n);

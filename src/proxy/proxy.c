@@ -170,8 +170,9 @@ static bool ps__populate(ps_store *store, const ps_proxy_options *o)
     if (o && o->populate_target != PS_POPULATE_DEFAULT)
         return o->populate_target == PS_POPULATE_YES;
     ps_store_options so;
-    ps_store_options_of(store, &so);
-    return so.populate_target;
+    ps_store_options_init(&so);
+    ps_store_options_of(store, &so); /* cannot fail: both are valid */
+    return so.populate_target != PS_POPULATE_NO;
 }
 
 /* Proxies of `n` stored keys, sharing one configuration. */

@@ -129,7 +129,7 @@ void ps_store_options_init(ps_store_options *o)
     o->cache_bytes = 0;
     o->metrics = false;
     o->register_store = false;
-    o->populate_target = true;
+    o->populate_target = PS_POPULATE_YES;
 }
 
 void ps_get_options_init(ps_get_options *o)
@@ -184,6 +184,10 @@ static ps_status ps__store_check_new(const char *name, const ps_store_options *o
     PS__RETURN_IF(opts->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
                   "store \"%s\": unknown options version %u (call ps_store_options_init)", name,
                   opts->version);
+    PS__RETURN_IF(opts->populate_target < PS_POPULATE_DEFAULT ||
+                      opts->populate_target > PS_POPULATE_YES,
+                  PS_EINVAL, "store \"%s\": populate_target must be -1, 0 or 1, not %d", name,
+                  (int)opts->populate_target);
     PS__RETURN_IF(opts->cache_size < 0, PS_EINVAL,
                   "store \"%s\": Cache size cannot be negative. Got %ld.", name, opts->cache_size);
     PS__RETURN_IF(opts->cache_bytes > (size_t)LLONG_MAX, PS_EINVAL,
@@ -239,6 +243,8 @@ ps_status ps__store_create(const char *name, ps_connector *conn, const ps_store_
     s->codec = codec;
     s->opts = *opts;
     s->opts.codec = codec->name;
+    if (s->opts.populate_target == PS_POPULATE_DEFAULT)
+        s->opts.populate_target = PS_POPULATE_YES;
     s->conn = conn;
     pthread_rwlock_init(&s->lock, NULL);
     if (do_register) {
@@ -335,15 +341,16 @@ ps_connector *ps_store_connector(ps_store *store)
     return c;
 }
 
-void ps_store_options_of(const ps_store *store, ps_store_options *out)
+ps_status ps_store_options_of(const ps_store *store, ps_store_options *out)
 {
-    if (out == NULL)
-        return;
-    if (store == NULL) {
-        ps_store_options_init(out);
-        return;
-    }
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_options_of: out is NULL");
+    PS__RETURN_IF(out->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
+                  "ps_store_options_of: unknown options version %u (fill `out` with "
+                  "ps_store_options_init first)",
+                  out->version);
+    PS__RETURN_IF(store == NULL, PS_EINVAL, "ps_store_options_of: store is NULL");
     *out = store->opts;
+    return PS_OK;
 }
 
 /* ---- operations ------------------------------------------------------------ */
@@ -669,11 +676,11 @@ ps_status ps_store_config(ps_store *store, char **json)
     if (st != PS_OK)
         return st;
     const ps_store_options *o = &store->opts;
-    json_t *cfg = json_pack("{s:s, s:o, s:s, s:I, s:I, s:b, s:b, s:b}", "name", store->name,
-                            "connector", conn, "codec", store->codec->name, "cache_size",
-                            (json_int_t)o->cache_size, "cache_bytes", (json_int_t)o->cache_bytes,
-                            "metrics", (int)o->metrics, "populate_target", (int)o->populate_target,
-                            "auto_register", (int)o->register_store);
+    json_t *cfg = json_pack(
+        "{s:s, s:o, s:s, s:I, s:I, s:b, s:b, s:b}", "name", store->name, "connector", conn, "codec",
+        store->codec->name, "cache_size", (json_int_t)o->cache_size, "cache_bytes",
+        (json_int_t)o->cache_bytes, "metrics", (int)o->metrics, "populate_target",
+        (int)(o->populate_target != PS_POPULATE_NO), "auto_register", (int)o->register_store);
     if (cfg == NULL)
         return PS__ENOMEM("store config");
     st = ps__json_dump(cfg, json);
@@ -714,7 +721,9 @@ static ps_status ps__store_config_parse(json_t *cfg, const char **name, json_t *
     PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_size", &cache_size));
     PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_bytes", &cache_bytes));
     PS__FORWARD(ps__json_get_bool(cfg, "store config", "metrics", &o->metrics));
-    PS__FORWARD(ps__json_get_bool(cfg, "store config", "populate_target", &o->populate_target));
+    bool populate = true;
+    PS__FORWARD(ps__json_get_bool(cfg, "store config", "populate_target", &populate));
+    o->populate_target = populate ? PS_POPULATE_YES : PS_POPULATE_NO;
     PS__FORWARD(ps__json_get_bool(cfg, "store config", "auto_register", &o->register_store));
     PS__RETURN_IF(cache_size < 0 || cache_size > LONG_MAX, PS_EINVAL,
                   "store config \"%s\": Cache size cannot be negative. Got %lld.", *name,

@@ -148,7 +148,7 @@ pst_file_fixture *pst_file_fixture_new(const char *name, bool metrics)
     ps_store_options_init(&o);
     o.register_store = true;
     o.metrics = metrics;
-    o.populate_target = false;
+    o.populate_target = PS_POPULATE_NO;
     PS_ASSERT_OK(ps_store_new(name, c, &o, &f->store));
     return f;
 }

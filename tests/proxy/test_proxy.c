@@ -112,6 +112,7 @@ static void test_lazy_resolves_once(void **state)
     PS_ASSERT_OK(ps_store_evict(f->store, ps_proxy_key(p)));
     expect_target(p, "world!", 6); /* kept: no second fetch */
     ps_time_stats ts;
+    ps_time_stats_init(&ts);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "factory.resolve", &ts));
     assert_int_equal(ts.count, 1);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "store.proxy", &ts));
@@ -250,6 +251,7 @@ static void test_batch(void **state)
         ps_proxy_unref(ps[i]);
     }
     ps_time_stats ts;
+    ps_time_stats_init(&ts);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "store.proxy_batch", &ts));
     assert_int_equal(ts.count, 2);
     PS_ASSERT_OK(ps_store_proxy_batch(f->store, 0, NULL, &o, NULL));
@@ -309,7 +311,8 @@ static void test_recreates_unregistered_store(void **state)
     assert_non_null(r);
     assert_true(r != s);
     ps_store_options so;
-    ps_store_options_of(r, &so);
+    ps_store_options_init(&so);
+    PS_ASSERT_OK(ps_store_options_of(r, &so));
     assert_int_equal(so.cache_size, 0);
     assert_false(ps_store_is_cached(r, ps_proxy_key(p)));
     ps_store *g = NULL;

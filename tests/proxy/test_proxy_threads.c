@@ -92,6 +92,7 @@ static void test_concurrent_resolve_fetches_once(void **state)
     }
     assert_memory_equal(rs[0].data, buf, n);
     ps_time_stats ts;
+    ps_time_stats_init(&ts);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "factory.resolve", &ts));
     assert_int_equal(ts.count, 1);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "store.get.connector", &ts));
@@ -140,6 +141,7 @@ static void test_async(void **state)
     assert_true(ps_proxy_is_resolved(p));
     PS_ASSERT_OK(ps_proxy_resolve_async(p));
     ps_time_stats ts;
+    ps_time_stats_init(&ts);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "factory.resolve", &ts));
     assert_int_equal(ts.count, 1);
     ps_proxy_unref(p);
@@ -233,6 +235,7 @@ static void test_many_proxies_many_threads(void **state)
         assert_int_equal(ws[t].bad, 0);
     }
     ps_time_stats ts;
+    ps_time_stats_init(&ts);
     PS_ASSERT_OK(ps_store_metrics_time(f->store, "factory.resolve", &ts));
     assert_int_equal(ts.count, N);
     for (int i = 0; i < N; i++)

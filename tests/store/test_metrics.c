@@ -33,6 +33,7 @@ static ps_store *metrics_store(const char *codec)
 static uint64_t tcount(ps_store *s, const char *name)
 {
     ps_time_stats t;
+    ps_time_stats_init(&t);
     ps_status st = ps_store_metrics_time(s, name, &t);
     if (st == PS_NOT_FOUND)
         return 0;
@@ -101,6 +102,8 @@ static void test_operation_sequence(void **state)
     assert_int_equal(tcount(s, "store.set.serialize"), 1);
 
     ps_time_stats t;
+
+    ps_time_stats_init(&t);
     PS_ASSERT_OK(ps_store_metrics_time(s, "store.get", &t));
     assert_true(t.min_ms <= t.max_ms);
     assert_true(t.total_ms >= t.max_ms);
@@ -146,6 +149,7 @@ static void test_time_aggregation(void **state)
     ps_store *s = metrics_store(NULL);
     ps_store_metrics_add_time(s, "factory.resolve", 1000000);
     ps_time_stats t;
+    ps_time_stats_init(&t);
     PS_ASSERT_OK(ps_store_metrics_time(s, "factory.resolve", &t));
     double ts1 = t.last_timestamp;
     ps_store_metrics_add_time(s, "factory.resolve", 3000000);
@@ -240,6 +244,7 @@ static void test_metrics_off(void **state)
     ps_store_metrics_reset(s);
     char *json = NULL;
     ps_time_stats t;
+    ps_time_stats_init(&t);
     uint64_t v;
     PS_ASSERT_STATUS(ps_store_metrics_json(s, &json), PS_ESTATE);
     assert_null(json);
@@ -250,6 +255,12 @@ static void test_metrics_off(void **state)
     PS_ASSERT_STATUS(ps_store_metrics_json(s, NULL), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_metrics_time(NULL, "x", &t), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_metrics_time(s, "x", NULL), PS_EINVAL);
+    /* a struct the caller did not fill with ps_time_stats_init */
+    ps_time_stats raw = {.version = 0, .count = 99};
+    PS_ASSERT_STATUS(ps_store_metrics_time(s, "x", &raw), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_time_stats_init"));
+    assert_int_equal(raw.count, 99); /* untouched */
+    ps_time_stats_init(NULL);
     PS_ASSERT_STATUS(ps_store_metrics_counter(s, NULL, &v), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_metrics_attribute(s, "x", NULL), PS_EINVAL);
     ps_key_free(k);

@@ -70,10 +70,16 @@ static void test_options_defaults(void **state)
     assert_string_equal(ps_store_codec(s), "raw");
     assert_non_null(ps_store_connector(s));
     assert_string_equal(ps_connector_kind(ps_store_connector(s)), "memt");
-    ps_store_options_of(s, &o);
+    PS_ASSERT_OK(ps_store_options_of(s, &o));
     assert_string_equal(o.codec, "raw");
     assert_int_equal(o.cache_size, 16);
-    assert_true(o.populate_target);
+    assert_int_equal(o.populate_target, PS_POPULATE_YES);
+    /* the caller's struct says which version it is: fill it with init first */
+    o.version = 1;
+    PS_ASSERT_STATUS(ps_store_options_of(s, &o), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_store_options_init"));
+    ps_store_options_init(&o);
+    PS_ASSERT_STATUS(ps_store_options_of(NULL, &o), PS_EINVAL);
     PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
 }
 
@@ -103,6 +109,11 @@ static void test_new_rejects(void **state)
     o.version = 99;
     PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
 
+    ps_store_options_init(&o);
+    o.populate_target = (ps_populate)7;
+    PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "populate_target"));
+
     PS_ASSERT_STATUS(ps_store_new("", c, NULL, &s), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_new(NULL, c, NULL, &s), PS_EINVAL);
     char longname[300];
@@ -121,8 +132,15 @@ static void test_new_rejects(void **state)
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(c, "x", 1, NULL, &k));
     ps_key_free(k);
-    /* valid multi-byte names work and survive the config round trip */
-    PS_ASSERT_OK(ps_store_new("st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x98\x80", c, NULL, &s));
+    /* valid multi-byte names work and survive the config round trip;
+     * PS_POPULATE_DEFAULT in store options is the default, PS_POPULATE_YES */
+    ps_store_options_init(&o);
+    o.populate_target = PS_POPULATE_DEFAULT;
+    PS_ASSERT_OK(ps_store_new("st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x98\x80", c, &o, &s));
+    ps_store_options got;
+    ps_store_options_init(&got);
+    PS_ASSERT_OK(ps_store_options_of(s, &got));
+    assert_int_equal(got.populate_target, PS_POPULATE_YES);
     char *cfg = NULL;
     ps_store *s2 = NULL;
     PS_ASSERT_OK(ps_store_config(s, &cfg));
@@ -190,7 +208,7 @@ static void test_null_arguments(void **state)
     assert_null(ps_store_ref(NULL));
     ps_store_unref(NULL);
     PS_ASSERT_OK(ps_store_close(NULL, PS_CLEAR_KEEP));
-    ps_store_options_of(s, NULL);
+    PS_ASSERT_STATUS(ps_store_options_of(s, NULL), PS_EINVAL);
 
     ps_get_options go;
     ps_get_options_init(&go);
@@ -564,7 +582,8 @@ static void test_config_round_trip(void **state)
     assert_string_equal(json, json2);
     assert_string_equal(ps_store_name(s2), "cfg-store");
     ps_store_options o2;
-    ps_store_options_of(s2, &o2);
+    ps_store_options_init(&o2);
+    PS_ASSERT_OK(ps_store_options_of(s2, &o2));
     assert_int_equal(o2.cache_size, 3);
     assert_int_equal(o2.cache_bytes, 4096);
     assert_true(o2.metrics);
@@ -587,7 +606,8 @@ static void test_config_minimal_and_kinds(void **state)
         PS_ASSERT_OK(ps_store_from_config(cfg, &s));
         assert_string_equal(ps_connector_kind(ps_store_connector(s)), "memt");
         ps_store_options o;
-        ps_store_options_of(s, &o);
+        ps_store_options_init(&o);
+        PS_ASSERT_OK(ps_store_options_of(s, &o));
         assert_int_equal(o.cache_size, 16);
         assert_string_equal(o.codec, "raw");
         assert_true(o.populate_target);

@@ -120,6 +120,7 @@ static void test_many_threads(void **state)
     PS_ASSERT_OK(ps_store_metrics_counter(s, "store.get.cache_misses", &misses));
     assert_int_equal(hits + misses, NTHREADS * 500 * 3); /* three gets per iteration */
     ps_time_stats t;
+    ps_time_stats_init(&t);
     PS_ASSERT_OK(ps_store_metrics_time(s, "store.put", &t));
     assert_int_equal(t.count, NTHREADS * 500 + NSHARED);
     ps_key_free_array(shared, NSHARED);
