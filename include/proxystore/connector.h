@@ -68,7 +68,8 @@ PS_API ps_status ps_connector_open(const char *kind, const char *options_json, p
  * Close and free a connector. `clear` says whether its objects are removed
  * (PS_CLEAR_DEFAULT: as configured). Accepts NULL. Returns the first error met
  * while clearing; the connector is freed regardless.
- * Ownership: ends the caller's ownership of `conn`, whatever it returns.
+ * Ownership: ends the caller's ownership of `conn`, whatever it returns
+ * (but an invalid `clear` is PS_EINVAL and closes nothing).
  */
 PS_API ps_status ps_connector_close(ps_connector *conn, ps_clear clear);
 

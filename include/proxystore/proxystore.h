@@ -42,7 +42,9 @@
  *   (ps_store_new and its connector, ps_key_wrap and its inner key,
  *   ps_multi_connector_open and its connectors). Release functions are not
  *   takers: ps_connector_close, ps_store_close and ps_codec_decode (of its
- *   input) release their argument whatever status they return.
+ *   input) release their argument whatever status they return, once the
+ *   arguments pass their checks (an invalid `clear` value is PS_EINVAL and
+ *   releases nothing).
  *
  * Reference verbs
  *   Counted handles (ps_store, ps_proxy) have one pair of verbs: ps_X_ref()

@@ -6,12 +6,11 @@
  * process-wide registry (how proxies find it). It follows upstream
  * ProxyStore's proxystore.store.base.Store.
  *
- * Lifetime: stores are reference counted (see "Reference verbs" in
- * proxystore.h). ps_store_new() returns the first reference; ps_store_ref()
- * adds one and ps_store_unref() drops one; the last one frees the store.
- * ps_store_close() differs from ps_store_unref(): it also shuts the store for
- * every holder (unregisters it and closes its connector; other holders then
- * get PS_ESTATE from every operation) before dropping the caller's reference.
+ * Lifetime: stores are reference counted. ps_store_new() returns the first
+ * reference; ps_store_ref(), ps_store_unref() and ps_store_close() (and how
+ * close differs from unref) are described once, under "Reference verbs" in
+ * proxystore.h. After a close, other holders get PS_ESTATE from every
+ * operation.
  *
  * Thread safety: every function is safe to call from many threads on the same
  * store; calls into a connector that is not thread-safe are serialized.
@@ -107,7 +106,8 @@ PS_API void ps_store_unref(ps_store *store);
  * (`clear` as in ps_connector_close) and drop the caller's reference.
  * Accepts NULL. A second close of the same store (through another reference)
  * is PS_OK and does nothing. Returns the connector's close status.
- * Ownership: ends the caller's reference (whatever it returns).
+ * Ownership: ends the caller's reference, whatever it returns (but an
+ * invalid `clear` is PS_EINVAL and changes nothing).
  */
 PS_API ps_status ps_store_close(ps_store *store, ps_clear clear);
 
