@@ -406,6 +406,30 @@ static void test_options(void **state)
             &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
             NULL),
         PS_EINVAL);
+    PS_ASSERT_STATUS(ps_file_connector_open(NULL, &c), PS_EINVAL);
+    ps_file_options fo;
+    ps_file_options_init(&fo);
+    assert_true(fo.clear); /* upstream's default */
+    assert_false(fo.fsync);
+    fo.store_dir = dir;
+    fo.version = 7;
+    PS_ASSERT_STATUS(ps_file_connector_open(&fo, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "unknown options version 7"));
+    fo.version = PS_FILE_OPTIONS_VERSION;
+    fo.store_dir = "bad\xff";
+    PS_ASSERT_STATUS(ps_file_connector_open(&fo, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_file_connector_open"));
+    assert_null(c);
+    assert_false(path_exists(dir));
+    /* the typed open's fsync reaches the configuration */
+    fo.store_dir = dir;
+    fo.fsync = true;
+    PS_ASSERT_OK(ps_file_connector_open(&fo, &c));
+    char *fcfg = NULL;
+    PS_ASSERT_OK(ps_connector_config(c, &fcfg));
+    assert_non_null(strstr(fcfg, "\"fsync\":true"));
+    ps_free(fcfg);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
     assert_false(path_exists(dir));
     /* buffering and fsync round-trip through config */
     snprintf(opts, sizeof opts,

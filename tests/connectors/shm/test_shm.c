@@ -128,6 +128,27 @@ static void test_options(void **state)
     snprintf(want, sizeof want,
              "{\"kind\":\"shm\",\"options\":{\"dir\":\"%s\",\"name\":\"opts2\"}}", g_dir);
     assert_string_equal(cfg, want);
+    /* the typed open with ps_shm_options_init's defaults writes the same */
+    ps_shm_options so;
+    ps_shm_options_init(&so);
+    so.name = "opts2";
+    so.dir = g_dir;
+    ps_connector *typed = NULL;
+    PS_ASSERT_OK(ps_shm_connector_open(&so, &typed));
+    char *tcfg = NULL;
+    PS_ASSERT_OK(ps_connector_config(typed, &tcfg));
+    assert_string_equal(tcfg, want);
+    ps_free(tcfg);
+    PS_ASSERT_OK(ps_connector_close(typed, PS_CLEAR_KEEP));
+    /* and refuses what the JSON form refuses, plus an unknown version */
+    so.max_objects = 0;
+    PS_ASSERT_STATUS(ps_shm_connector_open(&so, &typed), PS_EINVAL);
+    ps_shm_options_init(&so);
+    so.name = "opts2";
+    so.version = 0;
+    PS_ASSERT_STATUS(ps_shm_connector_open(&so, &typed), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "unknown options version"));
+    assert_null(typed);
     ps_free(cfg);
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_DEFAULT)); /* keeps: clear is false */
     sd = sdir_of("opts2");
