@@ -63,7 +63,7 @@
  *
  * Options structs and structs the library fills
  *   A public struct that can grow starts with `unsigned version`, set to its
- *   PS_X_VERSION by its ps_X_init() function (or PS_X_INIT macro); fill it
+ *   PS_X_VERSION by its ps_X_init() function; fill it
  *   with the init function first, then change fields. Structs only grow at
  *   the end. The library refuses a version it does not know with PS_EINVAL.
  *   This holds for options passed in (ps_store_options, ps_redis_options,
