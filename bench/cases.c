@@ -187,7 +187,10 @@ static ps_status open_store_of(case_env *e, const char *kind, const char *option
     o.register_store = reg;
     char name[128];
     snprintf(name, sizeof name, "bench-%s-%s-%d", e->c->name, e->id, e->serial++);
-    return ps_store_new(name, conn, &o, out);
+    ps_status st = ps_store_new(name, conn, &o, out);
+    if (st != PS_OK)
+        ps_connector_close(conn, PS_CLEAR_KEEP);
+    return st;
 }
 
 /* Open a new store over a new connector of the case. */
@@ -653,7 +656,10 @@ static ps_status routed_store(const char *kind, const char *options, const char 
     ps_store_options_init(&o);
     o.cache_size = 0;
     o.register_store = false;
-    return ps_store_new(name, conn, &o, out);
+    ps_status st = ps_store_new(name, conn, &o, out);
+    if (st != PS_OK)
+        ps_connector_close(conn, PS_CLEAR_KEEP);
+    return st;
 }
 
 static ps_status routed_measure(const char *multi_options, const char *direct_options, bool quick,

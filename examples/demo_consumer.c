@@ -55,9 +55,10 @@ int main(int argc, char **argv)
     bool ok = len == size && checksum(data, len) == want;
     double check_secs = (double)(ps_now_ns() - t1) / 1e9;
     /* this process's store metrics, when the token's store configuration has them on */
-    ps_time_stats conn = {0};
+    ps_time_stats conn;
+    ps_time_stats_init(&conn);
     ps_store *store = ps_store_lookup(ps_proxy_store_name(proxy));
-    ps_store_metrics_time(store, "store.get.connector", &conn);
+    ps_store_metrics_time_stats(store, "store.get.connector", &conn);
     printf("consumer %-7d resolved %6.1f MiB in %6.3f s (connector %.1f ms); read and "
            "checksummed it in %6.3f s (%7.1f MiB/s): %s\n",
            (int)getpid(), (double)len / 1048576.0, secs, conn.total_ms, check_secs,

@@ -56,8 +56,8 @@ int main(void)
     ps_store *store = NULL;
     ps_store_options so;
     ps_store_options_init(&so);
-    so.register_store = true;   /* proxies find their store by name */
-    so.populate_target = false; /* lazy proxies: workers fetch */
+    so.register_store = true;            /* proxies find their store by name */
+    so.populate_target = PS_POPULATE_NO; /* lazy proxies: workers fetch */
     if (ps_connector_open("local", NULL, &conn) != PS_OK ||
         ps_store_new("pool-example", conn, &so, &store) != PS_OK)
         return fprintf(stderr, "%s\n", ps_last_error()), 1;

@@ -38,17 +38,22 @@ typedef struct ps_allocator {
  * spare body buffer) is freed first, with the allocator that made it.
  * Returns PS_EINVAL when a function pointer is missing or the version is
  * unknown.
+ * Ownership: `alloc` is copied.
  */
 PS_API ps_status ps_set_allocator(const ps_allocator *alloc);
 
 /** Allocate `size` bytes. Ownership: the caller frees with ps_free(). */
 PS_API void *ps_malloc(size_t size);
-/** Allocate `n * size` zeroed bytes; NULL on overflow. Free with ps_free(). */
+/** Allocate `n * size` zeroed bytes; NULL on overflow.
+ *  Ownership: new; free with ps_free(). */
 PS_API void *ps_calloc(size_t n, size_t size);
-/** Resize; like realloc(3). Free the result with ps_free(). */
+/** Resize; like realloc(3). Ownership: takes `ptr` when the result is not NULL (on NULL, `ptr` is
+ * still the caller's, as with realloc(3)); the result is new (ps_free). */
 PS_API void *ps_realloc(void *ptr, size_t size);
 /** Free memory from the functions above, or that the library handed out.
- *  Accepts NULL; keeps errno unchanged. */
+ *  Accepts NULL; keeps errno unchanged.
+ * Ownership: ends the caller's ownership of `ptr`.
+ */
 PS_API void ps_free(void *ptr);
 /** Duplicate a C string. Ownership: the caller frees with ps_free(). */
 PS_API char *ps_strdup(const char *s);

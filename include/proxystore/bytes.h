@@ -42,7 +42,8 @@ typedef struct ps_iov {
  */
 PS_API void ps_bytes_free(ps_bytes *b);
 
-/** Release every element of an array of n buffers (ps_bytes_free each). */
+/** Release every element of an array of n buffers (ps_bytes_free each). Ownership: ends the
+ * caller's ownership of every element's bytes; the array itself stays the caller's. */
 PS_API void ps_bytes_free_array(ps_bytes *arr, size_t n);
 
 /**
@@ -61,6 +62,7 @@ PS_API void ps_bytes_view(const void *data, size_t len, ps_bytes *out);
 /**
  * Make sure `*b` owns its bytes (copy a view into an owned ps_malloc buffer),
  * so that `b->data` may be passed to ps_free() or written.
+ * Ownership: `*b` stays the caller's (ps_bytes_free); on failure it is unchanged.
  */
 PS_API ps_status ps_bytes_own(ps_bytes *b);
 

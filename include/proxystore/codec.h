@@ -59,6 +59,7 @@ typedef struct ps_codec {
  * Register a codec. The struct is not copied: it must stay valid for the life
  * of the process (make it static const). A name already registered is
  * PS_EEXIST; a bad name, version or missing function is PS_EINVAL.
+ * Ownership: `codec` is borrowed for the rest of the process (static storage).
  */
 PS_API ps_status ps_codec_register(const ps_codec *codec);
 
@@ -66,10 +67,12 @@ PS_API ps_status ps_codec_register(const ps_codec *codec);
  *  Ownership: borrowed, valid for the life of the process. */
 PS_API const ps_codec *ps_codec_find(const char *name);
 
-/** Encode with `codec` (see ps_codec.encode). */
+/** Encode with `codec` (see ps_codec.encode). Ownership: `in` borrowed; `*out` is new
+ * (ps_bytes_free), possibly a view of `in` valid while `in` is. */
 PS_API ps_status ps_codec_encode(const ps_codec *codec, const void *in, size_t len, ps_bytes *out);
 
-/** Decode with `codec` (see ps_codec.decode); `*in` is consumed. */
+/** Decode with `codec` (see ps_codec.decode); `*in` is consumed. Ownership: releases `*in` whatever
+ * it returns (as ps_bytes_free would); `*out` is new (ps_bytes_free). */
 PS_API ps_status ps_codec_decode(const ps_codec *codec, ps_bytes *in, ps_bytes *out);
 
 #ifdef __cplusplus

@@ -51,7 +51,7 @@ typedef struct ps_put_options {
     size_t n_superset_tags;
 } ps_put_options;
 
-/** Initialize `o` to no hints. */
+/** Initialize `o` to no hints. Ownership: `*o` is the caller's. */
 PS_API void ps_put_options_init(ps_put_options *o);
 
 /**
@@ -68,16 +68,18 @@ PS_API ps_status ps_connector_open(const char *kind, const char *options_json, p
  * Close and free a connector. `clear` says whether its objects are removed
  * (PS_CLEAR_DEFAULT: as configured). Accepts NULL. Returns the first error met
  * while clearing; the connector is freed regardless.
+ * Ownership: ends the caller's ownership of `conn`, whatever it returns
+ * (but an invalid `clear` is PS_EINVAL and closes nothing).
  */
 PS_API ps_status ps_connector_close(ps_connector *conn, ps_clear clear);
 
 /** The connector's type name ("file"). Ownership: borrowed, static. */
 PS_API const char *ps_connector_kind(const ps_connector *conn);
 
-/** True when the type declares itself thread-safe (no internal serialization). */
+/** True when the type declares itself thread-safe (no internal serialization). Ownership: none. */
 PS_API bool ps_connector_is_threadsafe(const ps_connector *conn);
 
-/** True when the type supports new_key + set (deferred put). */
+/** True when the type supports new_key + set (deferred put). Ownership: none. */
 PS_API bool ps_connector_is_deferrable(const ps_connector *conn);
 
 /**
@@ -94,10 +96,11 @@ PS_API ps_status ps_connector_put(ps_connector *conn, const void *data, size_t l
  */
 PS_API ps_status ps_connector_get(ps_connector *conn, const ps_key *key, ps_bytes *out);
 
-/** Set `*exists` to whether an object is stored under `key`. */
+/** Set `*exists` to whether an object is stored under `key`. Ownership: none. Returns PS_OK with
+ * `*exists` set, PS_EINVAL, or the connector's error (PS_EIO, PS_ECONN, ...). */
 PS_API ps_status ps_connector_exists(ps_connector *conn, const ps_key *key, bool *exists);
 
-/** Remove an object. Evicting a missing key is not an error (PS_OK). */
+/** Remove an object. Evicting a missing key is not an error (PS_OK). Ownership: none. */
 PS_API ps_status ps_connector_evict(ps_connector *conn, const ps_key *key);
 
 /**
@@ -126,7 +129,8 @@ PS_API ps_status ps_connector_get_batch(ps_connector *conn, size_t n, const ps_k
  */
 PS_API ps_status ps_connector_new_key(ps_connector *conn, ps_key **key);
 
-/** Store bytes under a key made by ps_connector_new_key (overwrites). */
+/** Store bytes under a key made by ps_connector_new_key (overwrites). Ownership: `key` and `data`
+ * are borrowed for the call (the key stays the caller's). */
 PS_API ps_status ps_connector_set(ps_connector *conn, const ps_key *key, const void *data,
                                   size_t len);
 
@@ -137,7 +141,7 @@ PS_API ps_status ps_connector_set(ps_connector *conn, const ps_key *key, const v
  */
 PS_API ps_status ps_connector_config(ps_connector *conn, char **json);
 
-/** Number of registered connector types. */
+/** Number of registered connector types. Ownership: none. */
 PS_API size_t ps_connector_type_count(void);
 
 /** Name of registered type `i`, or NULL past the end. Ownership: static. */

@@ -55,10 +55,12 @@ PS_API ps_status ps_key_parse(const char *text, ps_key **out);
 /** Copy a key. Ownership: `*out` is new; free with ps_key_free(). */
 PS_API ps_status ps_key_dup(const ps_key *key, ps_key **out);
 
-/** Free a key. Accepts NULL. */
+/** Free a key. Accepts NULL. Ownership: ends the caller's ownership of `key` (and of the inner key
+ * a wrapped key holds). */
 PS_API void ps_key_free(ps_key *key);
 
-/** Free `n` keys of an array and set them to NULL (the array itself stays). */
+/** Free `n` keys of an array and set them to NULL (the array itself stays). Ownership: ends the
+ * caller's ownership of the n keys; the array itself stays the caller's. */
 PS_API void ps_key_free_array(ps_key **keys, size_t n);
 
 /** The canonical text. Ownership: borrowed; valid while the key lives. */
@@ -67,17 +69,17 @@ PS_API const char *ps_key_str(const ps_key *key);
 /** The connector type name. Ownership: borrowed; valid while the key lives. */
 PS_API const char *ps_key_type(const ps_key *key);
 
-/** Number of fields. */
+/** Number of fields. Ownership: none. */
 PS_API size_t ps_key_nfields(const ps_key *key);
 
 /** Field `i` (decoded), or NULL when out of range.
  *  Ownership: borrowed; valid while the key lives. */
 PS_API const char *ps_key_field(const ps_key *key, size_t i);
 
-/** True when both keys are non-NULL and have the same canonical text. */
+/** True when both keys are non-NULL and have the same canonical text. Ownership: none. */
 PS_API bool ps_key_equal(const ps_key *a, const ps_key *b);
 
-/** A 64-bit hash of the canonical text (stable across processes). */
+/** A 64-bit hash of the canonical text (stable across processes). Ownership: none. */
 PS_API uint64_t ps_key_hash(const ps_key *key);
 
 /* ---- for connector authors -------------------------------------------- */

@@ -25,8 +25,12 @@
 extern "C" {
 #endif
 
-/** Aggregated times of one operation, in milliseconds. */
+#define PS_TIME_STATS_VERSION 1
+
+/** Aggregated times of one operation, in milliseconds. Filled by the
+ *  library: set its version with ps_time_stats_init() before the call. */
 typedef struct ps_time_stats {
+    unsigned version; /**< PS_TIME_STATS_VERSION */
     uint64_t count;
     double total_ms;
     double min_ms; /**< 0 when count is 0 */
@@ -48,20 +52,32 @@ typedef struct ps_time_stats {
  */
 PS_API ps_status ps_store_metrics_json(ps_store *store, char **json);
 
-/** Times recorded under `name`; PS_NOT_FOUND if none, PS_ESTATE if off. */
-PS_API ps_status ps_store_metrics_time(ps_store *store, const char *name, ps_time_stats *out);
+/** Fill `t` with zeros and its version. Accepts NULL.
+ *  Ownership: `*t` is the caller's. */
+PS_API void ps_time_stats_init(ps_time_stats *t);
 
-/** Counter `name`; PS_NOT_FOUND if never incremented, PS_ESTATE if off. */
+/** Times recorded under `name` into `*out`, which ps_time_stats_init()
+ *  filled first (PS_EINVAL for an unknown version); PS_NOT_FOUND if none,
+ *  PS_ESTATE if off. On every status but PS_EINVAL `*out` holds zeros or the
+ *  times. Ownership: `*out` is the
+ * caller's. */
+PS_API ps_status ps_store_metrics_time_stats(ps_store *store, const char *name, ps_time_stats *out);
+
+/** Counter `name`; PS_NOT_FOUND if never incremented, PS_ESTATE if off. Ownership: `*out` is the
+ * caller's. */
 PS_API ps_status ps_store_metrics_counter(ps_store *store, const char *name, uint64_t *out);
 
-/** Last value of attribute `name`; PS_NOT_FOUND if never set, PS_ESTATE if off. */
+/** Last value of attribute `name`; PS_NOT_FOUND if never set, PS_ESTATE if off. Ownership: `*out`
+ * is the caller's. */
 PS_API ps_status ps_store_metrics_attribute(ps_store *store, const char *name, uint64_t *out);
 
 /** Record `ns` nanoseconds under `name` (no-op with metrics off). Used by the
- *  proxy layer ("factory.resolve") and available to applications. */
+ *  proxy layer ("factory.resolve") and available to applications.
+ * Ownership: `name` is copied.
+ */
 PS_API void ps_store_metrics_add_time(ps_store *store, const char *name, uint64_t ns);
 
-/** Forget every metric of the store. */
+/** Forget every metric of the store. Ownership: none. */
 PS_API void ps_store_metrics_reset(ps_store *store);
 
 #ifdef __cplusplus

@@ -50,17 +50,12 @@ typedef struct ps_proxy ps_proxy;
 
 #define PS_PROXY_OPTIONS_VERSION 1
 
-/** populate_target values. */
-#define PS_POPULATE_DEFAULT (-1) /**< the store's populate_target option */
-#define PS_POPULATE_NO      0    /**< the proxy starts unresolved (lazy) */
-#define PS_POPULATE_YES     1    /**< the proxy starts resolved with a copy of the object */
-
 typedef struct ps_proxy_options {
-    unsigned version;          /**< PS_PROXY_OPTIONS_VERSION */
-    bool evict;                /**< evict the object after the first successful resolve */
-    const char *codec;         /**< decode with this codec instead of the store's; NULL: store's */
-    int populate_target;       /**< PS_POPULATE_DEFAULT, PS_POPULATE_NO or PS_POPULATE_YES */
-    const ps_put_options *put; /**< placement hints for the put (multi connector); NULL: none */
+    unsigned version;  /**< PS_PROXY_OPTIONS_VERSION */
+    bool evict;        /**< evict the object after the first successful resolve */
+    const char *codec; /**< decode with this codec instead of the store's; NULL: store's */
+    ps_populate populate_target; /**< PS_POPULATE_DEFAULT (the store's), _NO or _YES */
+    const ps_put_options *put;   /**< placement hints for the put (multi connector); NULL: none */
     /**
      * Reserved for upstream's lifetimes, which are not implemented: must be
      * NULL. Non-NULL together with evict is PS_EINVAL ("The evict and lifetime
@@ -71,7 +66,9 @@ typedef struct ps_proxy_options {
 } ps_proxy_options;
 
 /** Fill `o` with the defaults: no evict, store's codec, store's
- *  populate_target, no placement hints, no lifetime. Accepts NULL. */
+ *  populate_target, no placement hints, no lifetime. Accepts NULL.
+ * Ownership: `*o` is the caller's.
+ */
 PS_API void ps_proxy_options_init(ps_proxy_options *o);
 
 /* ---- making proxies (upstream Store.proxy*) ----------------------------- */
@@ -129,13 +126,15 @@ PS_API ps_status ps_proxy_new(const ps_key *key, const char *store_config_json,
 
 /* ---- references ------------------------------------------------------------ */
 
-/** Add a reference (atomic). Returns `proxy`; accepts NULL. */
+/** Add a reference (atomic). Returns `proxy`; accepts NULL. Ownership: the caller owns the added
+ * reference (ps_proxy_unref). */
 PS_API ps_proxy *ps_proxy_ref(ps_proxy *proxy);
 
 /**
  * Drop a reference (atomic). The last one waits for a pending asynchronous
  * resolve (which holds its own reference, so this cannot happen while one is
  * running) and frees the proxy and its target. Accepts NULL.
+ * Ownership: ends the caller's reference.
  */
 PS_API void ps_proxy_unref(ps_proxy *proxy);
 
@@ -174,16 +173,17 @@ PS_API ps_status ps_proxy_resolve_async(ps_proxy *proxy);
  * Finish every queued asynchronous resolve, stop the pool's threads and wait
  * for them. Called automatically at exit; a later ps_proxy_resolve_async
  * starts the pool again. Thread safety: safe, but not from a pool thread.
+ * Ownership: none.
  */
 PS_API void ps_proxy_pool_shutdown(void);
 
-/** True when the proxy holds its target (resolve would do no I/O). */
+/** True when the proxy holds its target (resolve would do no I/O). Ownership: none. */
 PS_API bool ps_proxy_is_resolved(ps_proxy *proxy);
 
-/** Unlock a locked proxy (upstream ProxyLocker.unlock); PS_OK if not locked. */
+/** Unlock a locked proxy (upstream ProxyLocker.unlock); PS_OK if not locked. Ownership: none. */
 PS_API ps_status ps_proxy_unlock(ps_proxy *proxy);
 
-/** True when the proxy is locked. */
+/** True when the proxy is locked. Ownership: none. */
 PS_API bool ps_proxy_is_locked(ps_proxy *proxy);
 
 /* ---- the factory's parts ----------------------------------------------------- */
@@ -200,17 +200,17 @@ PS_API const char *ps_proxy_store_config(const ps_proxy *proxy);
 /** The decoder override, or NULL for the store's codec. Ownership: borrowed. */
 PS_API const char *ps_proxy_codec(const ps_proxy *proxy);
 
-/** Whether the object is evicted after the first successful resolve. */
+/** Whether the object is evicted after the first successful resolve. Ownership: none. */
 PS_API bool ps_proxy_evicts(const ps_proxy *proxy);
 
-/** The metrics flag of the store configuration (metrics recorded on resolve). */
+/** The metrics flag of the store configuration (metrics recorded on resolve). Ownership: none. */
 PS_API bool ps_proxy_metrics(const ps_proxy *proxy);
 
 /**
  * The store this proxy resolves from: the one registered under the
  * configuration's name, else a new one built from the configuration and
  * registered (upstream get_store(proxy) / StoreFactory.get_store).
- * Ownership: `*out` is a new reference (ps_store_release).
+ * Ownership: `*out` is a new reference (ps_store_unref).
  */
 PS_API ps_status ps_proxy_get_store(ps_proxy *proxy, ps_store **out);
 

@@ -12,7 +12,7 @@
 #ifndef PROXYSTORE_STATUS_H
 #define PROXYSTORE_STATUS_H
 
-#include "version.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,8 +36,7 @@ typedef enum ps_status {
     PS_ENOPOLICY = 14,    /**< no connector policy matches (multi connector) */
     PS_ECODEC = 15,       /**< encoding or decoding an object failed */
     PS_EAUTH = 16,        /**< authentication was refused */
-    PS_ENOSPC = 17,       /**< a capacity limit (memory, objects) is reached */
-    PS_STATUS_COUNT_ = 18 /**< not a status; one past the last value */
+    PS_ENOSPC = 17        /**< a capacity limit (memory, objects) is reached */
 } ps_status;
 
 /** Alias with the errno-style spelling used by STYLE.md. */
@@ -64,15 +63,15 @@ PS_API const char *ps_status_name(ps_status status);
  */
 PS_API const char *ps_last_error(void);
 
-/** Forget this thread's last message. */
+/** Forget this thread's last message. Ownership: none. */
 PS_API void ps_clear_error(void);
 
 /**
  * Set this thread's last-error message and return `status`, for connector
  * implementations: `return ps_error(PS_EIO, "file %s: %s", path, strerror(e));`
+ * Ownership: `fmt` and its arguments are borrowed for the call (the message is copied).
  */
-PS_API ps_status ps_error(ps_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+PS_API ps_status ps_error(ps_status status, const char *fmt, ...) PS_PRINTF_LIKE(2, 3);
 
 #ifdef __cplusplus
 }

@@ -5,9 +5,11 @@
 #ifndef PROXYSTORE_UTIL_H
 #define PROXYSTORE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -24,24 +26,28 @@ extern "C" {
  * most calls make no system call; the pool is refilled after fork().
  * Thread safety: safe. Returns PS_EINVAL for NULL, PS_EIO if the kernel
  * refuses randomness.
+ * Ownership: `out` is the caller's buffer.
  */
 PS_API ps_status ps_uuid4(char out[PS_UUID_STR_LEN + 1]);
 
-/** Fill `buf` with `n` random bytes from the same pool as ps_uuid4(). */
+/** Fill `buf` with `n` random bytes from the same pool as ps_uuid4(). Ownership: `buf` is the
+ * caller's buffer. */
 PS_API ps_status ps_random_bytes(void *buf, size_t n);
 
 /**
  * True when `s` is a canonical lower-case hyphenated UUID (any version).
+ * Ownership: none.
  */
-PS_API int ps_uuid_is_canonical(const char *s);
+PS_API bool ps_uuid_is_canonical(const char *s);
 
-/** Bytes needed to base64url-encode `n` bytes without padding, plus the NUL. */
+/** Bytes needed to base64url-encode `n` bytes without padding, plus the NUL. Ownership: none. */
 PS_API size_t ps_base64url_encoded_size(size_t n);
 
 /**
  * Encode `n` bytes as unpadded base64url (RFC 4648 section 5) into `out`,
  * which has room for ps_base64url_encoded_size(n) bytes; NUL-terminated.
  * Returns the text length.
+ * Ownership: `out` is the caller's buffer.
  */
 PS_API size_t ps_base64url_encode(const void *data, size_t n, char *out);
 
@@ -49,6 +55,7 @@ PS_API size_t ps_base64url_encode(const void *data, size_t n, char *out);
  * Decode unpadded base64url text of `len` bytes into `out` (room for
  * len * 3 / 4 bytes); `*out_len` gets the decoded length. Padding, other
  * alphabets, whitespace and non-zero trailing bits are PS_EINVAL.
+ * Ownership: `out` and `*out_len` are the caller's.
  */
 PS_API ps_status ps_base64url_decode(const char *text, size_t len, void *out, size_t *out_len);
 
@@ -57,6 +64,7 @@ PS_API ps_status ps_base64url_decode(const char *text, size_t len, void *out, si
  * environment variable when it is set and non-empty (for tests).
  * Writes at most `size` bytes including the NUL. PS_EINVAL for a NULL or
  * too-small buffer; PS_EIO if gethostname fails.
+ * Ownership: `buf` is the caller's buffer.
  */
 PS_API ps_status ps_hostname(char *buf, size_t size);
 
@@ -67,21 +75,8 @@ PS_API ps_status ps_hostname(char *buf, size_t size);
  */
 PS_API ps_status ps_data_dir(char **out);
 
-/** Monotonic clock in nanoseconds. */
+/** Monotonic clock in nanoseconds. Ownership: none. */
 PS_API uint64_t ps_now_ns(void);
-
-/** The library's version string ("0.1.0"), which may differ from the
- *  PS_VERSION_STRING an application was compiled with. Ownership: static. */
-PS_API const char *ps_version(void);
-
-/**
- * What this build of the library offers, as JSON text:
- *   {"version": "0.1.0", "version_hex": n, "connectors": ["file", ...],
- *    "codecs": ["raw", "zstd", ...], "features": {...}}
- * "features" holds run-time facts such as whether libdaos can be loaded.
- * Ownership: `*json` is new; free with ps_free().
- */
-PS_API ps_status ps_version_info(char **json);
 
 #ifdef __cplusplus
 }

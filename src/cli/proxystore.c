@@ -544,12 +544,11 @@ static int psc_inspect(int argc, char **argv)
     const char *ktext = json_string_value(json_object_get(v, "key"));
     if (ktext && ps_key_parse(ktext, &key) == PS_OK && strcmp(ps_key_type(key), "multi") == 0) {
         const char *cname = NULL;
-        ps_key *inner = NULL;
         if (ps_multi_key_connector_name(key, &cname) == PS_OK)
             json_object_set_new(v, "multi_connector", json_string(cname));
-        if (ps_multi_key_inner(key, &inner) == PS_OK)
+        const ps_key *inner = ps_multi_key_inner(key); /* borrowed from key */
+        if (inner != NULL)
             json_object_set_new(v, "multi_inner_key", json_string(ps_key_str(inner)));
-        ps_key_free(inner);
     }
     ps_key_free(key);
     return psc_print_json(v);

@@ -35,6 +35,32 @@ typedef struct ps__builtin_connector {
  * libdaos if that was not yet tried. */
 void ps__daos_features_report(json_t *features);
 
+/*
+ * What every typed open function (ps_<kind>_connector_open) does after
+ * PS__TYPED_OPEN_CHECK: build the JSON options with json_pack(`fmt`, ...)
+ * (jansson's format; "s*" leaves out a NULL string) and open them through
+ * ps_connector_open_json(). `fn` names the public function in messages. A
+ * string that is not UTF-8 is PS_EINVAL.
+ */
+ps_status ps__connector_open_pack(ps_connector **out, const ps_connector_ops *ops, const char *fn,
+                                  const char *fmt, ...);
+
+/* The start of every typed open: clear `*out`, refuse a NULL `out`, NULL
+ * options and an options version this build does not know (`want`). */
+#define PS__TYPED_OPEN_CHECK(fn, opts, want, out)                                                  \
+    do {                                                                                           \
+        if ((out) == NULL)                                                                         \
+            return ps_error(PS_EINVAL, "%s: out is NULL", (fn));                                   \
+        *(out) = NULL;                                                                             \
+        if ((opts) == NULL)                                                                        \
+            return ps_error(PS_EINVAL, "%s: options are NULL", (fn));                              \
+        if ((opts)->version != (want))                                                             \
+            return ps_error(PS_EINVAL,                                                             \
+                            "%s: unknown options version %u (this library knows %u; fill the "     \
+                            "options with their _options_init function)",                          \
+                            (fn), (opts)->version, (unsigned)(want));                              \
+    } while (0)
+
 extern const ps__builtin_connector ps__builtin_connectors[];
 extern const size_t ps__builtin_connector_count;
 

@@ -7,6 +7,7 @@
 #include "codec/codec_internal.h"
 #include "connector/builtin.h"
 #include "core/internal.h"
+#include "proxystore/version.h"
 
 ps_status ps_version_info(char **json)
 {

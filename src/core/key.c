@@ -187,6 +187,7 @@ ps_status ps_key_new(const char *type, size_t nfields, const char *const *fields
     k->nfields = (uint8_t)nfields;
     k->n_pct = (uint16_t)(n_pct);
     k->inner = NULL;
+    k->parsed = NULL;
     k->ready = PS__TEXT_READY;
     for (size_t i = 0; i < nfields; i++) {
         memcpy(p, fields[i], flens[i] + 1);
@@ -282,6 +283,7 @@ ps_status ps_key_parse(const char *text, ps_key **out)
     k->nfields = (uint8_t)nf;
     k->n_pct = (uint16_t)(n_pct);
     k->inner = NULL;
+    k->parsed = NULL;
     k->spare = 0;
     k->embedded = false;
     k->ready = PS__TEXT_READY;
@@ -419,6 +421,30 @@ const ps_key *ps_key_inner(const ps_key *key)
     return key ? key->inner : NULL;
 }
 
+ps_status ps__key_inner_of(const ps_key *key, const ps_key **inner)
+{
+    *inner = NULL;
+    if (key->inner != NULL) {
+        *inner = key->inner;
+        return PS_OK;
+    }
+    ps_key **slot = &((ps_key *)key)->parsed; /* a cache: the key's value does not change */
+    ps_key *have = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (have == NULL) {
+        PS__RETURN_IF(key->nfields < 2, PS_EINVAL, "key \"%.200s\" holds no inner key",
+                      ps_key_str(key));
+        ps_key *mine;
+        PS__FORWARD(ps_key_parse(key->fields[1], &mine));
+        if (__atomic_compare_exchange_n(slot, &have, mine, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            have = mine;
+        else
+            ps_key_free(mine); /* another thread was first: `have` is its key */
+    }
+    *inner = have;
+    return PS_OK;
+}
+
 ps_status ps_key_dup(const ps_key *key, ps_key **out)
 {
     PS__RETURN_IF(key == NULL || out == NULL, PS_EINVAL, "ps_key_dup: NULL argument");
@@ -437,6 +463,7 @@ ps_status ps_key_dup(const ps_key *key, ps_key **out)
         return PS__ENOMEM("key");
     memcpy(k, key, key->size);
     k->spare = 0;
+    k->parsed = NULL;
     ptrdiff_t d = (char *)k - (const char *)key;
     for (size_t i = 0; i < k->nfields; i++)
         k->fields[i] = key->fields[i] + d;
@@ -451,6 +478,7 @@ void ps_key_free(ps_key *key)
     if (key == NULL)
         return;
     ps_key *inner = key->inner;
+    ps_key_free(key->parsed);
     if (!key->embedded) /* else it lives in inner's block */
         ps_free(key);
     ps_key_free(inner);

@@ -21,6 +21,8 @@ struct ps_key {
     const char *type; /* NUL-terminated copy after the fields */
     char *text;       /* in the same allocation */
     ps_key *inner;    /* a wrapped key's inner key (owned); NULL for plain keys */
+    ps_key *parsed;   /* a plain key's second field parsed as a key, made on first
+                         ps__key_inner_of (atomic; owned); NULL until then */
     /* Small integers: a key is at most a few times PS_KEY_MAX_TEXT bytes. */
     uint32_t size;     /* bytes of the allocation less `spare` (for ps_key_dup) */
     uint32_t spare;    /* bytes reserved after `size` for a wrapper (ps__key_reserve_wrap) */
@@ -48,6 +50,14 @@ typedef struct ps__key_wrap_spec {
     size_t nlen, name_esc, tlen;
     const char *type, *name;
 } ps__key_wrap_spec;
+
+/*
+ * The key inside `key`, borrowed (valid while `key` lives): a wrapped key's
+ * inner key, else the key parsed from the second field of `key` (parsed on
+ * the first call, kept in `key`; thread-safe). PS_EINVAL when `key` has no
+ * second field or it is not canonical key text; PS_ENOMEM.
+ */
+ps_status ps__key_inner_of(const ps_key *key, const ps_key **inner);
 
 /* Check and measure; PS_EINVAL with a message as ps_key_wrap() would. */
 ps_status ps__key_wrap_prepare(const char *type, const char *name, ps__key_wrap_spec *spec);
@@ -84,6 +94,7 @@ static inline void ps__key_wrap_fill(const ps__key_wrap_spec *spec, ps_key *inne
     k->type = p + spec->nlen + 1;
     k->text = p + spec->nt_room;
     k->inner = inner;
+    k->parsed = NULL;
     k->size = (uint32_t)size;
     k->spare = 0;
     k->ready = PS__TEXT_EMPTY; /* the hash too is set when the text is written */

@@ -107,7 +107,7 @@ static const unsigned char ps__lower_hex[256] = {
     ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
 };
 
-int ps_uuid_is_canonical(const char *s)
+bool ps_uuid_is_canonical(const char *s)
 {
     /* The length first (so nothing past a NUL is read), then the four
      * hyphens and the 32 digits, unrolled: no branch per byte. */
@@ -115,13 +115,13 @@ int ps_uuid_is_canonical(const char *s)
                                                12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
                                                26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
     if (s == NULL || strnlen(s, PS_UUID_STR_LEN + 1) != PS_UUID_STR_LEN)
-        return 0;
+        return false;
     const unsigned char *u = (const unsigned char *)s;
     unsigned ok = (u[8] == '-') & (u[13] == '-') & (u[18] == '-') & (u[23] == '-');
 #pragma GCC unroll 32
     for (int i = 0; i < 32; i++)
         ok &= ps__lower_hex[u[digit_at[i]]];
-    return (int)ok;
+    return ok != 0;
 }
 
 bool ps__uuid_parse(const char *text, uint8_t id[16])

@@ -6,10 +6,13 @@
 
 static _Thread_local char ps__errmsg[PS__ERRMSG_SIZE];
 
+/* One past the last status value (ps_status only grows: raise it with the table). */
+#define PS__STATUS_COUNT 18
+
 static const struct {
     const char *name;
     const char *text;
-} ps__statuses[PS_STATUS_COUNT_] = {
+} ps__statuses[PS__STATUS_COUNT] = {
     [PS_OK] = {"PS_OK", "success"},
     [PS_ENOMEM] = {"PS_ENOMEM", "out of memory"},
     [PS_EINVAL] = {"PS_EINVAL", "invalid argument"},
@@ -29,17 +32,18 @@ static const struct {
     [PS_EAUTH] = {"PS_EAUTH", "authentication failed"},
     [PS_ENOSPC] = {"PS_ENOSPC", "capacity exhausted"},
 };
+_Static_assert(PS_ENOSPC + 1 == PS__STATUS_COUNT, "PS__STATUS_COUNT is one past the last status");
 
 const char *ps_strerror(ps_status status)
 {
-    if ((int)status < 0 || status >= PS_STATUS_COUNT_)
+    if ((int)status < 0 || status >= PS__STATUS_COUNT)
         return "unknown status";
     return ps__statuses[status].text;
 }
 
 const char *ps_status_name(ps_status status)
 {
-    if ((int)status < 0 || status >= PS_STATUS_COUNT_)
+    if ((int)status < 0 || status >= PS__STATUS_COUNT)
         return "PS_UNKNOWN";
     return ps__statuses[status].name;
 }

@@ -170,8 +170,9 @@ static bool ps__populate(ps_store *store, const ps_proxy_options *o)
     if (o && o->populate_target != PS_POPULATE_DEFAULT)
         return o->populate_target == PS_POPULATE_YES;
     ps_store_options so;
-    ps_store_get_options(store, &so);
-    return so.populate_target;
+    ps_store_options_init(&so);
+    ps_store_options_of(store, &so); /* cannot fail: both are valid */
+    return so.populate_target != PS_POPULATE_NO;
 }
 
 /* Proxies of `n` stored keys, sharing one configuration. */
@@ -327,7 +328,7 @@ static ps_status ps__fetch(ps_proxy *p, ps_bytes *out)
     }
     if (st == PS_OK)
         ps_store_metrics_add_time(store, "factory.resolve", ps_now_ns() - t0);
-    ps_store_release(store);
+    ps_store_unref(store);
     return st;
 }
 

@@ -22,12 +22,24 @@ ps_status ps_store_metrics_json(ps_store *store, char **json)
     return ps__metrics_json(store->metrics, json);
 }
 
-ps_status ps_store_metrics_time(ps_store *store, const char *name, ps_time_stats *out)
+ps_status ps_store_metrics_time_stats(ps_store *store, const char *name, ps_time_stats *out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_metrics_time: out is NULL");
-    memset(out, 0, sizeof *out);
-    PS__FORWARD(ps__metrics_of(store, "ps_store_metrics_time", name, true));
-    return ps__metrics_get_time(store->metrics, name, out);
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_metrics_time_stats: out is NULL");
+    PS__RETURN_IF(out->version != PS_TIME_STATS_VERSION, PS_EINVAL,
+                  "ps_store_metrics_time_stats: unknown ps_time_stats version %u (fill it with "
+                  "ps_time_stats_init first)",
+                  out->version);
+    ps_time_stats_init(out);
+    PS__FORWARD(ps__metrics_of(store, "ps_store_metrics_time_stats", name, true));
+    ps_status st = ps__metrics_get_time(store->metrics, name, out);
+    out->version = PS_TIME_STATS_VERSION;
+    return st;
+}
+
+void ps_time_stats_init(ps_time_stats *t)
+{
+    if (t != NULL)
+        *t = (ps_time_stats){.version = PS_TIME_STATS_VERSION};
 }
 
 ps_status ps_store_metrics_counter(ps_store *store, const char *name, uint64_t *out)

@@ -149,7 +149,7 @@ void ps_store_options_init(ps_store_options *o)
     o->cache_bytes = 0;
     o->metrics = false;
     o->register_store = false;
-    o->populate_target = true;
+    o->populate_target = PS_POPULATE_YES;
 }
 
 void ps_get_options_init(ps_get_options *o)
@@ -204,6 +204,10 @@ static ps_status ps__store_check_new(const char *name, const ps_store_options *o
     PS__RETURN_IF(opts->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
                   "store \"%s\": unknown options version %u (call ps_store_options_init)", name,
                   opts->version);
+    PS__RETURN_IF(opts->populate_target < PS_POPULATE_DEFAULT ||
+                      opts->populate_target > PS_POPULATE_YES,
+                  PS_EINVAL, "store \"%s\": populate_target must be -1, 0 or 1, not %d", name,
+                  (int)opts->populate_target);
     PS__RETURN_IF(opts->cache_size < 0, PS_EINVAL,
                   "store \"%s\": Cache size cannot be negative. Got %ld.", name, opts->cache_size);
     PS__RETURN_IF(opts->cache_bytes > (size_t)LLONG_MAX, PS_EINVAL,
@@ -265,25 +269,21 @@ static ps_status ps__store_create(const char *name, ps_connector *conn,
     s->codec = codec;
     s->opts = *opts;
     s->opts.codec = codec->name;
+    if (s->opts.populate_target == PS_POPULATE_DEFAULT)
+        s->opts.populate_target = PS_POPULATE_YES;
     s->conn = conn;
     pthread_rwlock_init(&s->lock, NULL);
     if (do_register) {
         st = ps_store_register(s, false);
         if (st != PS_OK) {
-            ps_store_release(s); /* closes the connector (keep) */
+            s->conn = NULL; /* the connector stays the caller's */
+            ps_store_unref(s);
             return st;
         }
     }
     *out = s;
     return PS_OK;
 fail:
-    if (conn) {
-        /* Keep the caller's message, not whatever close leaves. */
-        char msg[PS__ERRMSG_SIZE];
-        snprintf(msg, sizeof msg, "%s", ps_last_error());
-        ps_connector_close(conn, PS_CLEAR_KEEP);
-        ps__seterr(st, "%s", msg);
-    }
     return st;
 }
 
@@ -300,7 +300,7 @@ ps_store *ps_store_ref(ps_store *store)
     return store;
 }
 
-void ps_store_release(ps_store *store)
+void ps_store_unref(ps_store *store)
 {
     if (store == NULL)
         return;
@@ -339,9 +339,9 @@ ps_status ps_store_close(ps_store *store, ps_clear clear)
     pthread_rwlock_unlock(&store->lock);
     if (conn) {
         ps__cache_clear(&store->cache);
-        ps_store_release(ps__registry_remove(&ps__stores, store->name, store));
+        ps_store_unref(ps__registry_remove(&ps__stores, store->name, store));
     }
-    ps_store_release(store);
+    ps_store_unref(store);
     return st;
 }
 
@@ -367,15 +367,16 @@ ps_connector *ps_store_connector(ps_store *store)
     return c;
 }
 
-void ps_store_get_options(const ps_store *store, ps_store_options *out)
+ps_status ps_store_options_of(const ps_store *store, ps_store_options *out)
 {
-    if (out == NULL)
-        return;
-    if (store == NULL) {
-        ps_store_options_init(out);
-        return;
-    }
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_store_options_of: out is NULL");
+    PS__RETURN_IF(out->version != PS_STORE_OPTIONS_VERSION, PS_EINVAL,
+                  "ps_store_options_of: unknown options version %u (fill `out` with "
+                  "ps_store_options_init first)",
+                  out->version);
+    PS__RETURN_IF(store == NULL, PS_EINVAL, "ps_store_options_of: store is NULL");
     *out = store->opts;
+    return PS_OK;
 }
 
 /* ---- writes: put, put_batch and set share one path ------------------------ */
@@ -722,11 +723,11 @@ ps_status ps_store_config(ps_store *store, char **json)
     if (st != PS_OK)
         return st;
     const ps_store_options *o = &store->opts;
-    json_t *cfg = json_pack("{s:s, s:o, s:s, s:I, s:I, s:b, s:b, s:b}", "name", store->name,
-                            "connector", conn, "codec", store->codec->name, "cache_size",
-                            (json_int_t)o->cache_size, "cache_bytes", (json_int_t)o->cache_bytes,
-                            "metrics", (int)o->metrics, "populate_target", (int)o->populate_target,
-                            "auto_register", (int)o->register_store);
+    json_t *cfg = json_pack(
+        "{s:s, s:o, s:s, s:I, s:I, s:b, s:b, s:b}", "name", store->name, "connector", conn, "codec",
+        store->codec->name, "cache_size", (json_int_t)o->cache_size, "cache_bytes",
+        (json_int_t)o->cache_bytes, "metrics", (int)o->metrics, "populate_target",
+        (int)(o->populate_target != PS_POPULATE_NO), "auto_register", (int)o->register_store);
     if (cfg == NULL)
         return PS__ENOMEM("store config");
     st = ps__json_dump(cfg, json);
@@ -768,7 +769,9 @@ static ps_status ps__store_config_parse(json_t *cfg, const char **name, json_t *
     PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_size", &cache_size));
     PS__FORWARD(ps__json_get_int(cfg, "store config", "cache_bytes", &cache_bytes));
     PS__FORWARD(ps__json_get_bool(cfg, "store config", "metrics", &o->metrics));
-    PS__FORWARD(ps__json_get_bool(cfg, "store config", "populate_target", &o->populate_target));
+    bool populate = true;
+    PS__FORWARD(ps__json_get_bool(cfg, "store config", "populate_target", &populate));
+    o->populate_target = populate ? PS_POPULATE_YES : PS_POPULATE_NO;
     PS__FORWARD(ps__json_get_bool(cfg, "store config", "auto_register", &o->register_store));
     PS__RETURN_IF(cache_size < 0 || cache_size > LONG_MAX, PS_EINVAL,
                   "store config \"%s\": Cache size cannot be negative. Got %lld.", *name,
@@ -798,7 +801,15 @@ static ps_status ps__store_from_config_obj(json_t *cfg, bool do_register, ps_sto
     ps_status st = ps_connector_from_config_json(conn_cfg, &conn);
     if (st != PS_OK)
         return ps__preferr(st, "store config \"%s\"", name);
-    return ps__store_create(name, conn, &o, do_register && o.register_store, out);
+    st = ps__store_create(name, conn, &o, do_register && o.register_store, out);
+    if (st != PS_OK) {
+        /* Keep the store's message, not whatever close leaves. */
+        char msg[PS__ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "%s", ps_last_error());
+        ps_connector_close(conn, PS_CLEAR_KEEP);
+        ps__seterr(st, "%s", msg);
+    }
+    return st;
 }
 
 ps_status ps_store_from_config(const char *config_json, ps_store **out)
@@ -822,14 +833,14 @@ ps_status ps_store_register(ps_store *store, bool replace)
                   store->name);
     void *old = NULL;
     ps_status st = ps__registry_add(&ps__stores, store->name, store, replace, &old);
-    ps_store_release(old);
+    ps_store_unref(old);
     return st;
 }
 
 ps_status ps_store_unregister(const char *name)
 {
     PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_store_unregister: name is NULL");
-    ps_store_release(ps__registry_remove(&ps__stores, name, NULL));
+    ps_store_unref(ps__registry_remove(&ps__stores, name, NULL));
     return PS_OK;
 }
 
@@ -851,7 +862,7 @@ ps_status ps_store_get_or_create(const char *config_json, ps_store **out)
     ps__reg_entry *mine = NULL; /* our placeholder, when we build */
     if (st == PS_OK)
         st = ps__registry_claim(&ps__stores, name, &found, &mine, &stale);
-    ps_store_release(stale);
+    ps_store_unref(stale);
     if (mine == NULL) {
         json_decref(cfg);
         *out = found;

@@ -146,7 +146,9 @@ static void test_file_interop(void **state)
     fclose(f);
 
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+        &c));
     ps_key *key = NULL;
     PS_ASSERT_OK(ps_file_key_from_uuid(c, uuid, &key));
     ps_store_options o;

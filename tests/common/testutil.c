@@ -141,12 +141,14 @@ pst_file_fixture *pst_file_fixture_new(const char *name, bool metrics)
     f->dir = pst_mkdtemp(name);
     assert_non_null(f->dir);
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(f->dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = f->dir, .clear = false},
+        &c));
     ps_store_options o;
     ps_store_options_init(&o);
     o.register_store = true;
     o.metrics = metrics;
-    o.populate_target = false;
+    o.populate_target = PS_POPULATE_NO;
     PS_ASSERT_OK(ps_store_new(name, c, &o, &f->store));
     return f;
 }

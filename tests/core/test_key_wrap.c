@@ -187,12 +187,73 @@ static void test_wrap_concurrent_text(void **state)
     }
 }
 
+/* The inner key of a parsed key (ps__key_inner_of, behind
+ * ps_multi_key_inner): parsed once by whichever thread comes first, the same
+ * borrowed key for every thread, freed with the outer key. */
+typedef struct inner_reader {
+    const ps_key *key;
+    pthread_barrier_t *go;
+    const ps_key *got;
+} inner_reader;
+
+static void *read_inner(void *arg)
+{
+    inner_reader *r = arg;
+    pthread_barrier_wait(r->go);
+    if (ps__key_inner_of(r->key, &r->got) != PS_OK)
+        r->got = NULL;
+    return NULL;
+}
+
+static void test_parsed_inner_concurrent(void **state)
+{
+    (void)state;
+    enum { NT = 8, ROUNDS = 200 };
+    for (int round = 0; round < ROUNDS; round++) {
+        ps_key *k = NULL;
+        PS_ASSERT_OK(ps_key_parse("multi:m/file%3A0f3c%2Ftag", &k));
+        assert_null(ps_key_inner(k)); /* parsed, not wrapped */
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, NT);
+        pthread_t t[NT];
+        inner_reader r[NT];
+        for (int i = 0; i < NT; i++) {
+            r[i] = (inner_reader){k, &go, NULL};
+            assert_int_equal(pthread_create(&t[i], NULL, read_inner, &r[i]), 0);
+        }
+        for (int i = 0; i < NT; i++) {
+            pthread_join(t[i], NULL);
+            assert_non_null(r[i].got);
+            assert_ptr_equal(r[i].got, r[0].got);
+        }
+        assert_string_equal(ps_key_str(r[0].got), "file:0f3c/tag");
+        pthread_barrier_destroy(&go);
+        ps_key_free(k); /* frees the parsed inner key too (ASan: no leak) */
+    }
+    /* a wrapped key gives its own inner key; a key with one field has none */
+    ps_key *inner = NULL, *w = NULL, *one = NULL;
+    PS_ASSERT_OK(ps_key_parse("file:0f3c/tag", &inner));
+    PS_ASSERT_OK(ps_key_wrap("multi", "m", inner, &w));
+    const ps_key *got = NULL;
+    PS_ASSERT_OK(ps__key_inner_of(w, &got));
+    assert_ptr_equal(got, inner);
+    ps_key_free(w);
+    PS_ASSERT_OK(ps_key_parse("local:abc", &one));
+    PS_ASSERT_STATUS(ps__key_inner_of(one, &got), PS_EINVAL);
+    assert_null(got);
+    ps_key_free(one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wrap_text),   cmocka_unit_test(test_wrap_hash_first),
-        cmocka_unit_test(test_wrap_nested), cmocka_unit_test(test_wrap_embedded),
-        cmocka_unit_test(test_wrap_errors), cmocka_unit_test(test_wrap_concurrent_text),
+        cmocka_unit_test(test_wrap_text),
+        cmocka_unit_test(test_wrap_hash_first),
+        cmocka_unit_test(test_wrap_nested),
+        cmocka_unit_test(test_wrap_embedded),
+        cmocka_unit_test(test_wrap_errors),
+        cmocka_unit_test(test_wrap_concurrent_text),
+        cmocka_unit_test(test_parsed_inner_concurrent),
     };
     return pst_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -10,24 +10,67 @@
 #include "core/internal.h"
 #include "proxystore/sys/connector.h"
 
-static void test_names_pinned(void **state)
+/* Every status with its pinned value and name: values are part of the ABI and
+ * never change; a new status is appended here and in status.h. */
+static const struct {
+    ps_status status;
+    int value;
+    const char *name;
+} pinned[] = {
+    {PS_OK, 0, "PS_OK"},
+    {PS_ENOMEM, 1, "PS_ENOMEM"},
+    {PS_EINVAL, 2, "PS_EINVAL"},
+    {PS_NOT_FOUND, 3, "PS_NOT_FOUND"},
+    {PS_EEXIST, 4, "PS_EEXIST"},
+    {PS_EIO, 5, "PS_EIO"},
+    {PS_ETIMEDOUT, 6, "PS_ETIMEDOUT"},
+    {PS_ECONN, 7, "PS_ECONN"},
+    {PS_EPROTO, 8, "PS_EPROTO"},
+    {PS_ENOTSUP, 9, "PS_ENOTSUP"},
+    {PS_EUNAVAILABLE, 10, "PS_EUNAVAILABLE"},
+    {PS_ESTATE, 11, "PS_ESTATE"},
+    {PS_EINTERNAL, 12, "PS_EINTERNAL"},
+    {PS_ETOOBIG, 13, "PS_ETOOBIG"},
+    {PS_ENOPOLICY, 14, "PS_ENOPOLICY"},
+    {PS_ECODEC, 15, "PS_ECODEC"},
+    {PS_EAUTH, 16, "PS_EAUTH"},
+    {PS_ENOSPC, 17, "PS_ENOSPC"},
+};
+
+static void test_values_pinned(void **state)
 {
     (void)state;
-    /* Values are part of the ABI: they must never change. */
-    assert_int_equal(PS_OK, 0);
-    assert_int_equal(PS_ENOMEM, 1);
-    assert_int_equal(PS_EINVAL, 2);
-    assert_int_equal(PS_NOT_FOUND, 3);
-    assert_int_equal(PS_ENOTSUP, 9);
-    assert_int_equal(PS_ENOSPC, 17);
-    for (int s = 0; s < PS_STATUS_COUNT_; s++) {
-        assert_non_null(ps_strerror((ps_status)s));
-        assert_non_null(ps_status_name((ps_status)s));
-        assert_true(strncmp(ps_status_name((ps_status)s), "PS_", 3) == 0);
+    size_t n = sizeof pinned / sizeof pinned[0];
+    assert_int_equal(n, 18);
+    for (size_t i = 0; i < n; i++) {
+        /* The table lists the values in order, without a gap. */
+        assert_int_equal(pinned[i].value, (int)i);
+        assert_int_equal((int)pinned[i].status, pinned[i].value);
+        assert_string_equal(ps_status_name(pinned[i].status), pinned[i].name);
+        const char *text = ps_strerror(pinned[i].status);
+        assert_non_null(text);
+        assert_true(text[0] != '\0');
+        assert_string_not_equal(text, "unknown status");
+        /* Descriptions are distinct. */
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(text, ps_strerror(pinned[j].status));
     }
-    assert_string_equal(ps_status_name(PS_EINVAL), "PS_EINVAL");
-    assert_string_equal(ps_status_name((ps_status)999), "PS_UNKNOWN");
-    assert_string_equal(ps_strerror((ps_status)-1), "unknown status");
+    assert_int_equal(PS_ENOTFOUND, PS_NOT_FOUND);
+}
+
+static void test_unknown_values(void **state)
+{
+    (void)state;
+    /* One past the last value, negative and large values are unknown, and
+     * still get static strings, never NULL. */
+    const int unknown[] = {18, 19, 999, -1, -2147483647};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        ps_status s = (ps_status)unknown[i];
+        assert_non_null(ps_strerror(s));
+        assert_non_null(ps_status_name(s));
+        assert_string_equal(ps_status_name(s), "PS_UNKNOWN");
+        assert_string_equal(ps_strerror(s), "unknown status");
+    }
 }
 
 static void test_message(void **state)
@@ -76,7 +119,8 @@ static void test_thread_local(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_pinned),
+        cmocka_unit_test(test_values_pinned),
+        cmocka_unit_test(test_unknown_values),
         cmocka_unit_test(test_message),
         cmocka_unit_test(test_thread_local),
     };

@@ -65,7 +65,9 @@ static void test_connector_3gib(void **state)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/connector", tmp_root);
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     unsigned char *in = make_big(hashes);
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(c, in, BIG, NULL, &k));
@@ -94,7 +96,9 @@ static void test_store_3gib(void **state)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/store", tmp_root);
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     ps_store_options o;
     ps_store_options_init(&o);
     o.cache_size = 0; /* do not keep a third copy */

@@ -88,7 +88,7 @@ static int run(const char *mode, ps_proxy *p, int argc, char **argv)
             return fail(3, "get_store", st);
         bool ex = true;
         st = ps_store_exists(s, ps_proxy_key(p), &ex);
-        ps_store_release(s);
+        ps_store_unref(s);
         if (st != PS_OK)
             return fail(3, "exists", st);
         return ex ? fail(1, "object still exists after evict-on-resolve", PS_OK) : 0;

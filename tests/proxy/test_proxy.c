@@ -22,7 +22,9 @@ static ps_store *open_store(const char *dir, const char *name, bool reg, bool me
                             long cache_size, const char *codec)
 {
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+        &c));
     ps_store_options o;
     ps_store_options_init(&o);
     o.register_store = reg;
@@ -110,9 +112,10 @@ static void test_lazy_resolves_once(void **state)
     PS_ASSERT_OK(ps_store_evict(f->store, ps_proxy_key(p)));
     expect_target(p, "world!", 6); /* kept: no second fetch */
     ps_time_stats ts;
-    PS_ASSERT_OK(ps_store_metrics_time(f->store, "factory.resolve", &ts));
+    ps_time_stats_init(&ts);
+    PS_ASSERT_OK(ps_store_metrics_time_stats(f->store, "factory.resolve", &ts));
     assert_int_equal(ts.count, 1);
-    PS_ASSERT_OK(ps_store_metrics_time(f->store, "store.proxy", &ts));
+    PS_ASSERT_OK(ps_store_metrics_time_stats(f->store, "store.proxy", &ts));
     assert_int_equal(ts.count, 1);
     ps_proxy_unref(p);
 }
@@ -122,7 +125,9 @@ static void test_per_call_populate_overrides_store(void **state)
     fixture *f = *state;
     ps_store *s = NULL;
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(f->dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = f->dir, .clear = false},
+        &c));
     ps_store_options so;
     ps_store_options_init(&so);
     so.populate_target = false;
@@ -246,7 +251,8 @@ static void test_batch(void **state)
         ps_proxy_unref(ps[i]);
     }
     ps_time_stats ts;
-    PS_ASSERT_OK(ps_store_metrics_time(f->store, "store.proxy_batch", &ts));
+    ps_time_stats_init(&ts);
+    PS_ASSERT_OK(ps_store_metrics_time_stats(f->store, "store.proxy_batch", &ts));
     assert_int_equal(ts.count, 2);
     PS_ASSERT_OK(ps_store_proxy_batch(f->store, 0, NULL, &o, NULL));
     items[1].data = NULL; /* NULL with a length */
@@ -305,14 +311,15 @@ static void test_recreates_unregistered_store(void **state)
     assert_non_null(r);
     assert_true(r != s);
     ps_store_options so;
-    ps_store_get_options(r, &so);
+    ps_store_options_init(&so);
+    PS_ASSERT_OK(ps_store_options_of(r, &so));
     assert_int_equal(so.cache_size, 0);
     assert_false(ps_store_is_cached(r, ps_proxy_key(p)));
     ps_store *g = NULL;
     PS_ASSERT_OK(ps_proxy_get_store(p, &g));
     assert_ptr_equal(g, r);
-    ps_store_release(g);
-    ps_store_release(r);
+    ps_store_unref(g);
+    ps_store_unref(r);
     PS_ASSERT_OK(ps_store_unregister("proxy-test-unreg"));
     ps_proxy_unref(p);
     ps_store_close(s, PS_CLEAR_KEEP);
@@ -326,7 +333,7 @@ static void test_get_store_is_registered_one(void **state)
     ps_store *g = NULL;
     PS_ASSERT_OK(ps_proxy_get_store(p, &g));
     assert_ptr_equal(g, f->store);
-    ps_store_release(g);
+    ps_store_unref(g);
     assert_string_equal(ps_proxy_store_name(p), "proxy-test");
     assert_true(ps_proxy_metrics(p));
     assert_null(ps_proxy_codec(p));

@@ -33,7 +33,8 @@ static ps_store *metrics_store(const char *codec)
 static uint64_t tcount(ps_store *s, const char *name)
 {
     ps_time_stats t;
-    ps_status st = ps_store_metrics_time(s, name, &t);
+    ps_time_stats_init(&t);
+    ps_status st = ps_store_metrics_time_stats(s, name, &t);
     if (st == PS_NOT_FOUND)
         return 0;
     PS_ASSERT_OK(st);
@@ -101,14 +102,16 @@ static void test_operation_sequence(void **state)
     assert_int_equal(tcount(s, "store.set.serialize"), 1);
 
     ps_time_stats t;
-    PS_ASSERT_OK(ps_store_metrics_time(s, "store.get", &t));
+
+    ps_time_stats_init(&t);
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "store.get", &t));
     assert_true(t.min_ms <= t.max_ms);
     assert_true(t.total_ms >= t.max_ms);
     assert_true(t.last_timestamp > 1.6e9); /* wall clock seconds */
 
     /* never recorded */
     uint64_t v;
-    PS_ASSERT_STATUS(ps_store_metrics_time(s, "store.future", &t), PS_NOT_FOUND);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, "store.future", &t), PS_NOT_FOUND);
     PS_ASSERT_STATUS(ps_store_metrics_counter(s, "store.put", &v), PS_NOT_FOUND);
     PS_ASSERT_STATUS(ps_store_metrics_attribute(s, "nothing", &v), PS_NOT_FOUND);
     ps_key_free(k);
@@ -146,10 +149,11 @@ static void test_time_aggregation(void **state)
     ps_store *s = metrics_store(NULL);
     ps_store_metrics_add_time(s, "factory.resolve", 1000000);
     ps_time_stats t;
-    PS_ASSERT_OK(ps_store_metrics_time(s, "factory.resolve", &t));
+    ps_time_stats_init(&t);
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "factory.resolve", &t));
     double ts1 = t.last_timestamp;
     ps_store_metrics_add_time(s, "factory.resolve", 3000000);
-    PS_ASSERT_OK(ps_store_metrics_time(s, "factory.resolve", &t));
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "factory.resolve", &t));
     assert_int_equal(t.count, 2);
     assert_true(t.avg_ms == 2.0);
     assert_true(t.min_ms == 1.0);
@@ -158,7 +162,7 @@ static void test_time_aggregation(void **state)
     assert_true(t.total_ms == 4.0);
     assert_true(t.last_timestamp >= ts1);
     ps_store_metrics_add_time(s, "factory.resolve", 500000);
-    PS_ASSERT_OK(ps_store_metrics_time(s, "factory.resolve", &t));
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "factory.resolve", &t));
     assert_int_equal(t.count, 3);
     assert_true(t.min_ms == 0.5);
     assert_true(t.last_ms == 0.5);
@@ -173,13 +177,13 @@ static void test_time_aggregation(void **state)
     }
     for (int i = 0; i < 200; i++) {
         snprintf(name, sizeof name, "custom.%d", i);
-        PS_ASSERT_OK(ps_store_metrics_time(s, name, &t));
+        PS_ASSERT_OK(ps_store_metrics_time_stats(s, name, &t));
         assert_int_equal(t.count, 1);
         assert_true(t.last_ms == (double)i);
     }
 
     ps_store_metrics_reset(s);
-    PS_ASSERT_STATUS(ps_store_metrics_time(s, "factory.resolve", &t), PS_NOT_FOUND);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, "factory.resolve", &t), PS_NOT_FOUND);
     ps_store_metrics_add_time(s, "after.reset", 1);
     assert_int_equal(tcount(s, "after.reset"), 1);
     ps_store_metrics_add_time(s, NULL, 1);
@@ -240,16 +244,23 @@ static void test_metrics_off(void **state)
     ps_store_metrics_reset(s);
     char *json = NULL;
     ps_time_stats t;
+    ps_time_stats_init(&t);
     uint64_t v;
     PS_ASSERT_STATUS(ps_store_metrics_json(s, &json), PS_ESTATE);
     assert_null(json);
-    PS_ASSERT_STATUS(ps_store_metrics_time(s, "store.put", &t), PS_ESTATE);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, "store.put", &t), PS_ESTATE);
     PS_ASSERT_STATUS(ps_store_metrics_counter(s, "store.get.cache_hits", &v), PS_ESTATE);
     PS_ASSERT_STATUS(ps_store_metrics_attribute(s, "store.put.object_size", &v), PS_ESTATE);
     PS_ASSERT_STATUS(ps_store_metrics_json(NULL, &json), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_metrics_json(s, NULL), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_store_metrics_time(NULL, "x", &t), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_store_metrics_time(s, "x", NULL), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(NULL, "x", &t), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, "x", NULL), PS_EINVAL);
+    /* a struct the caller did not fill with ps_time_stats_init */
+    ps_time_stats raw = {.version = 0, .count = 99};
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, "x", &raw), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_time_stats_init"));
+    assert_int_equal(raw.count, 99); /* untouched */
+    ps_time_stats_init(NULL);
     PS_ASSERT_STATUS(ps_store_metrics_counter(s, NULL, &v), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_metrics_attribute(s, "x", NULL), PS_EINVAL);
     ps_key_free(k);

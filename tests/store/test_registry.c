@@ -29,7 +29,7 @@ static void test_register_lookup(void **state)
     PS_ASSERT_OK(ps_store_register(s, false));
     ps_store *found = ps_store_lookup("reg");
     assert_ptr_equal(found, s);
-    ps_store_release(found);
+    ps_store_unref(found);
 
     /* same name again: refused, unless replace */
     PS_ASSERT_STATUS(ps_store_register(s, false), PS_EEXIST);
@@ -39,13 +39,13 @@ static void test_register_lookup(void **state)
     PS_ASSERT_OK(ps_store_register(s2, true));
     found = ps_store_lookup("reg");
     assert_ptr_equal(found, s2);
-    ps_store_release(found);
+    ps_store_unref(found);
 
     /* closing the replaced store does not unregister the new one */
     PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
     found = ps_store_lookup("reg");
     assert_ptr_equal(found, s2);
-    ps_store_release(found);
+    ps_store_unref(found);
 
     PS_ASSERT_OK(ps_store_unregister("reg"));
     assert_null(ps_store_lookup("reg"));
@@ -64,19 +64,22 @@ static void test_register_option_and_close(void **state)
     ps_store *s = memt_store_new("opt-reg", &o);
     ps_store *found = ps_store_lookup("opt-reg");
     assert_ptr_equal(found, s);
-    ps_store_release(found);
+    ps_store_unref(found);
 
     /* a second store with register_store and the same name: PS_EEXIST, and
-     * its connector is closed */
+     * its connector stays the caller's (open, not closed by the failure) */
     ps_connector *c = NULL;
     PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     ps_store *s2 = NULL;
+    long closes = atomic_load(&memt_closes);
     PS_ASSERT_STATUS(ps_store_new("opt-reg", c, &o, &s2), PS_EEXIST);
     assert_null(s2);
+    assert_int_equal(atomic_load(&memt_closes), closes);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_DEFAULT));
 
     /* the registry keeps the store alive after the creator's reference goes,
      * and close through a looked-up reference unregisters it */
-    ps_store_release(s);
+    ps_store_unref(s);
     found = ps_store_lookup("opt-reg");
     assert_non_null(found);
     PS_ASSERT_OK(ps_store_close(found, PS_CLEAR_DEFAULT));
@@ -96,13 +99,13 @@ static void test_get_or_create(void **state)
     assert_int_equal(atomic_load(&memt_opens), 1);
     ps_store *found = ps_store_lookup("goc");
     assert_ptr_equal(found, s1);
-    ps_store_release(found);
+    ps_store_unref(found);
     /* the stored config keeps auto_register as given (false) */
     char *json = NULL;
     PS_ASSERT_OK(ps_store_config(s1, &json));
     assert_non_null(strstr(json, "\"auto_register\":false"));
     ps_free(json);
-    ps_store_release(s2);
+    ps_store_unref(s2);
 
     /* after close, get_or_create builds a fresh store */
     PS_ASSERT_OK(ps_store_close(s1, PS_CLEAR_DEFAULT));
@@ -117,7 +120,7 @@ static void test_get_or_create(void **state)
     PS_ASSERT_OK(ps_store_get_or_create(cfg_b, &s1));
     PS_ASSERT_OK(ps_store_get_or_create(cfg_b, &s2));
     assert_ptr_equal(s1, s2);
-    ps_store_release(s2);
+    ps_store_unref(s2);
     PS_ASSERT_OK(ps_store_close(s1, PS_CLEAR_DEFAULT));
     assert_null(ps_store_lookup("goc-b"));
 
@@ -183,7 +186,7 @@ static void test_get_or_create_race(void **state)
             assert_ptr_equal(args[i].got, args[0].got);
         }
         for (int i = 1; i < RACE_THREADS; i++)
-            ps_store_release(args[i].got);
+            ps_store_unref(args[i].got);
         PS_ASSERT_OK(ps_store_close(args[0].got, PS_CLEAR_DEFAULT));
     }
     assert_int_equal(atomic_load(&memt_opens), atomic_load(&memt_closes));

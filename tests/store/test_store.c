@@ -70,10 +70,16 @@ static void test_options_defaults(void **state)
     assert_string_equal(ps_store_codec(s), "raw");
     assert_non_null(ps_store_connector(s));
     assert_string_equal(ps_connector_kind(ps_store_connector(s)), "memt");
-    ps_store_get_options(s, &o);
+    PS_ASSERT_OK(ps_store_options_of(s, &o));
     assert_string_equal(o.codec, "raw");
     assert_int_equal(o.cache_size, 16);
-    assert_true(o.populate_target);
+    assert_int_equal(o.populate_target, PS_POPULATE_YES);
+    /* the caller's struct says which version it is: fill it with init first */
+    o.version = 1;
+    PS_ASSERT_STATUS(ps_store_options_of(s, &o), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_store_options_init"));
+    ps_store_options_init(&o);
+    PS_ASSERT_STATUS(ps_store_options_of(NULL, &o), PS_EINVAL);
     PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
 }
 
@@ -84,7 +90,8 @@ static void test_new_rejects(void **state)
     ps_store_options o;
     ps_connector *c = NULL;
 
-    /* cache_size -1 => PS_EINVAL, and the connector is closed (not leaked). */
+    /* cache_size -1 => PS_EINVAL, and the connector stays the caller's: a
+     * failed ps_store_new neither closes it nor keeps it. */
     ps_store_options_init(&o);
     o.cache_size = -1;
     PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
@@ -92,39 +99,48 @@ static void test_new_rejects(void **state)
     PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
     assert_null(s);
     assert_non_null(strstr(ps_last_error(), "Cache size cannot be negative. Got -1."));
-    assert_int_equal(atomic_load(&memt_closes), closes + 1);
 
     ps_store_options_init(&o);
     o.codec = "no-such-codec";
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
     assert_non_null(strstr(ps_last_error(), "no-such-codec"));
 
     ps_store_options_init(&o);
     o.version = 99;
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
 
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
+    ps_store_options_init(&o);
+    o.populate_target = (ps_populate)7;
+    PS_ASSERT_STATUS(ps_store_new("x", c, &o, &s), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "populate_target"));
+
     PS_ASSERT_STATUS(ps_store_new("", c, NULL, &s), PS_EINVAL);
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new(NULL, c, NULL, &s), PS_EINVAL);
     char longname[300];
     memset(longname, 'n', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new(longname, c, NULL, &s), PS_EINVAL);
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
     PS_ASSERT_STATUS(ps_store_new("bad\xff\xfename", c, NULL, &s), PS_EINVAL);
     assert_non_null(strstr(ps_last_error(), "UTF-8"));
     const char *bad_utf8[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe2\x82"};
-    for (size_t i = 0; i < 4; i++) {
-        PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
+    for (size_t i = 0; i < 4; i++)
         PS_ASSERT_STATUS(ps_store_new(bad_utf8[i], c, NULL, &s), PS_EINVAL);
-    }
-    /* valid multi-byte names work and survive the config round trip */
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
-    PS_ASSERT_OK(ps_store_new("st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x98\x80", c, NULL, &s));
+    PS_ASSERT_STATUS(ps_store_new("x", c, NULL, NULL), PS_EINVAL);
+    /* none of the failures closed the connector: it still works, and is
+     * still ours to give to a store */
+    assert_int_equal(atomic_load(&memt_closes), closes);
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(c, "x", 1, NULL, &k));
+    ps_key_free(k);
+    /* valid multi-byte names work and survive the config round trip;
+     * PS_POPULATE_DEFAULT in store options is the default, PS_POPULATE_YES */
+    ps_store_options_init(&o);
+    o.populate_target = PS_POPULATE_DEFAULT;
+    PS_ASSERT_OK(ps_store_new("st\xc3\xb6re-\xe2\x82\xac-\xf0\x9f\x98\x80", c, &o, &s));
+    ps_store_options got;
+    ps_store_options_init(&got);
+    PS_ASSERT_OK(ps_store_options_of(s, &got));
+    assert_int_equal(got.populate_target, PS_POPULATE_YES);
     char *cfg = NULL;
     ps_store *s2 = NULL;
     PS_ASSERT_OK(ps_store_config(s, &cfg));
@@ -133,10 +149,8 @@ static void test_new_rejects(void **state)
     ps_free(cfg);
     PS_ASSERT_OK(ps_store_close(s2, PS_CLEAR_DEFAULT));
     PS_ASSERT_OK(ps_store_close(s, PS_CLEAR_DEFAULT));
-    PS_ASSERT_OK(ps_connector_open("memt", NULL, &c));
-    PS_ASSERT_STATUS(ps_store_new("x", c, NULL, NULL), PS_EINVAL);
     PS_ASSERT_STATUS(ps_store_new("x", NULL, NULL, &s), PS_EINVAL);
-    /* every connector opened above was closed by the failed ps_store_new */
+    /* every connector opened above is closed: none leaked, none closed twice */
     assert_int_equal(atomic_load(&memt_opens), atomic_load(&memt_closes));
 }
 
@@ -192,9 +206,9 @@ static void test_null_arguments(void **state)
     assert_null(ps_store_codec(NULL));
     assert_null(ps_store_connector(NULL));
     assert_null(ps_store_ref(NULL));
-    ps_store_release(NULL);
+    ps_store_unref(NULL);
     PS_ASSERT_OK(ps_store_close(NULL, PS_CLEAR_KEEP));
-    ps_store_get_options(s, NULL);
+    PS_ASSERT_STATUS(ps_store_options_of(s, NULL), PS_EINVAL);
 
     ps_get_options go;
     ps_get_options_init(&go);
@@ -513,7 +527,8 @@ static const ps_codec failenc = {PS_CODEC_VERSION, "failenc", failenc_encode, fa
 static void assert_no_time(ps_store *s, const char *name)
 {
     ps_time_stats ts;
-    PS_ASSERT_STATUS(ps_store_metrics_time(s, name, &ts), PS_NOT_FOUND);
+    ps_time_stats_init(&ts);
+    PS_ASSERT_STATUS(ps_store_metrics_time_stats(s, name, &ts), PS_NOT_FOUND);
 }
 
 /* The path put, put_batch and set share: its checks, an encode failure
@@ -572,11 +587,12 @@ static void test_write_path_failures(void **state)
     assert_false(ps_store_is_cached(s, k));
     assert_get(s, k, "v22");
     ps_time_stats ts;
-    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set", &ts));
+    ps_time_stats_init(&ts);
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "store.set", &ts));
     assert_int_equal(ts.count, 1);
-    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set.serialize", &ts));
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "store.set.serialize", &ts));
     assert_int_equal(ts.count, 1);
-    PS_ASSERT_OK(ps_store_metrics_time(s, "store.set.connector", &ts));
+    PS_ASSERT_OK(ps_store_metrics_time_stats(s, "store.set.connector", &ts));
     assert_int_equal(ts.count, 1);
     uint64_t size = 0;
     PS_ASSERT_OK(ps_store_metrics_attribute(s, "store.set.object_size", &size));
@@ -589,7 +605,7 @@ static void test_write_path_failures(void **state)
     items[1].len = 1;
     PS_ASSERT_STATUS(ps_store_put_batch(s, 3, items, NULL, keys), PS_ESTATE);
     assert_non_null(strstr(ps_last_error(), "store \"writes\": put_batch: the store is closed"));
-    ps_store_release(s);
+    ps_store_unref(s);
 }
 
 static void test_close_other_holder(void **state)
@@ -633,9 +649,9 @@ static void test_release_closes_connector(void **state)
     long closes = atomic_load(&memt_closes);
     ps_store *s = new_store(16);
     ps_store *r = ps_store_ref(s);
-    ps_store_release(s);
+    ps_store_unref(s);
     assert_int_equal(atomic_load(&memt_closes), closes);
-    ps_store_release(r);
+    ps_store_unref(r);
     assert_int_equal(atomic_load(&memt_closes), closes + 1);
 }
 
@@ -667,7 +683,8 @@ static void test_config_round_trip(void **state)
     assert_string_equal(json, json2);
     assert_string_equal(ps_store_name(s2), "cfg-store");
     ps_store_options o2;
-    ps_store_get_options(s2, &o2);
+    ps_store_options_init(&o2);
+    PS_ASSERT_OK(ps_store_options_of(s2, &o2));
     assert_int_equal(o2.cache_size, 3);
     assert_int_equal(o2.cache_bytes, 4096);
     assert_true(o2.metrics);
@@ -690,7 +707,8 @@ static void test_config_minimal_and_kinds(void **state)
         PS_ASSERT_OK(ps_store_from_config(cfg, &s));
         assert_string_equal(ps_connector_kind(ps_store_connector(s)), "memt");
         ps_store_options o;
-        ps_store_get_options(s, &o);
+        ps_store_options_init(&o);
+        PS_ASSERT_OK(ps_store_options_of(s, &o));
         assert_int_equal(o.cache_size, 16);
         assert_string_equal(o.codec, "raw");
         assert_true(o.populate_target);
@@ -759,7 +777,7 @@ static void test_config_auto_register(void **state)
     PS_ASSERT_OK(ps_store_from_config(cfg, &s));
     ps_store *found = ps_store_lookup("auto");
     assert_ptr_equal(found, s);
-    ps_store_release(found);
+    ps_store_unref(found);
     /* a second one with the same name is refused, as upstream's register=True */
     PS_ASSERT_STATUS(ps_store_from_config(cfg, &s2), PS_EEXIST);
     assert_null(s2);

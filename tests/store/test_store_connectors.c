@@ -167,7 +167,7 @@ static void test_file_rebuilt_from_config(void **state)
     ps_store *again = NULL;
     PS_ASSERT_OK(ps_store_get_or_create(json, &again));
     assert_ptr_equal(again, reader);
-    ps_store_release(again);
+    ps_store_unref(again);
     PS_ASSERT_OK(ps_store_close(reader, PS_CLEAR_ALL));
     assert_null(ps_store_lookup("writer"));
     ps_free(json);

@@ -292,8 +292,10 @@ static inline ps_store *memt_store_new(const char *name, const ps_store_options 
         fail_msg("open memt: %s", ps_last_error());
     ps_store *s = NULL;
     st = ps_store_new(name, c, opts, &s);
-    if (st != PS_OK)
+    if (st != PS_OK) {
+        ps_connector_close(c, PS_CLEAR_KEEP);
         fail_msg("ps_store_new: %s: %s", ps_status_name(st), ps_last_error());
+    }
     return s;
 }
 

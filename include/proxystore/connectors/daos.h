@@ -52,17 +52,31 @@ extern "C" {
 /** Operations in flight at once in a batch (pydaos's MAX_INFLIGHT). */
 #define PS_DAOS_MAX_INFLIGHT 16
 
+#define PS_DAOS_OPTIONS_VERSION 1
+
+/** Options of ps_daos_connector_open(), the C form of the JSON options. */
+typedef struct ps_daos_options {
+    unsigned version;       /**< PS_DAOS_OPTIONS_VERSION */
+    const char *pool;       /**< required: pool label or UUID */
+    const char *container;  /**< required: container label or UUID */
+    const char *namespace_; /**< required: the dictionary's name */
+    bool clear;             /**< close(PS_CLEAR_DEFAULT) removes every key; default false */
+} ps_daos_options;
+
+/** Fill `o` with the defaults (no pool, container or namespace; clear
+ *  false). Accepts NULL. Ownership: `*o` is the caller's. */
+PS_API void ps_daos_options_init(ps_daos_options *o);
+
 /**
- * Open a DAOS connector on dictionary `namespace_` of container `container`
- * in pool `pool`; `clear` is the default of close().
- * Returns PS_EINVAL (bad argument, missing pool or container, wrong layout
- * type), PS_EUNAVAILABLE (libdaos cannot be loaded or initialised),
- * PS_ECONN, PS_EIO, PS_ENOMEM.
- * Ownership: the strings are copied; `*out` is new, close it with
+ * Open a DAOS connector on dictionary opts->namespace_ of container
+ * opts->container in pool opts->pool.
+ * Returns PS_EINVAL (NULL options, bad argument, missing pool or container,
+ * wrong layout type, unknown options version), PS_EUNAVAILABLE (libdaos
+ * cannot be loaded or initialised), PS_ECONN, PS_EIO, PS_ENOMEM.
+ * Ownership: `opts` is copied; `*out` is new, close it with
  * ps_connector_close().
  */
-PS_API ps_status ps_daos_connector_open(const char *pool, const char *container,
-                                        const char *namespace_, bool clear, ps_connector **out);
+PS_API ps_status ps_daos_connector_open(const ps_daos_options *opts, ps_connector **out);
 
 /**
  * Whether libdaos can be loaded in this process (loads it on first call).

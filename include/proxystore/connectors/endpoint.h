@@ -75,11 +75,40 @@
 #ifndef PROXYSTORE_CONNECTORS_ENDPOINT_H
 #define PROXYSTORE_CONNECTORS_ENDPOINT_H
 
+#include <stddef.h>
+
 #include "../connector.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define PS_ENDPOINT_OPTIONS_VERSION 1
+
+/** Options of ps_endpoint_connector_open(), the C form of the JSON options. */
+typedef struct ps_endpoint_options {
+    unsigned version;             /**< PS_ENDPOINT_OPTIONS_VERSION */
+    const char *const *endpoints; /**< endpoint UUIDs (n_endpoints of them) */
+    size_t n_endpoints;           /**< required > 0 unless `url` is set */
+    const char *proxystore_dir;   /**< NULL: ps_data_dir() */
+    const char *url;              /**< NULL: find the endpoint by its config */
+    const char *token;            /**< NULL: no Authorization header */
+    long timeout_ms;              /**< >= 0; 0 (default): none */
+} ps_endpoint_options;
+
+/** Fill `o` with the defaults (no endpoints, no url, no token, no timeout).
+ *  Accepts NULL. Ownership: `*o` is the caller's. */
+PS_API void ps_endpoint_options_init(ps_endpoint_options *o);
+
+/**
+ * Open an endpoint connector: finds the endpoint as described above.
+ * Returns PS_EINVAL (NULL options, bad UUID or option, unknown options
+ * version), PS_ECONN (no endpoint answers), PS_EAUTH, PS_ETIMEDOUT,
+ * PS_EPROTO, PS_ENOMEM.
+ * Ownership: `opts` is copied; `*out` is new, close it with
+ * ps_connector_close().
+ */
+PS_API ps_status ps_endpoint_connector_open(const ps_endpoint_options *opts, ps_connector **out);
 
 /**
  * The UUID of the endpoint the connector talks to, in canonical form.
@@ -88,7 +117,8 @@ extern "C" {
  */
 PS_API const char *ps_endpoint_connector_uuid(ps_connector *conn);
 
-/** The base URL ("http://host:port") the connector talks to, or NULL. */
+/** The base URL ("http://host:port") the connector talks to, or NULL. Ownership: borrowed; valid
+ * until the connector is closed. */
 PS_API const char *ps_endpoint_connector_url(ps_connector *conn);
 
 #ifdef __cplusplus

@@ -61,14 +61,29 @@
 extern "C" {
 #endif
 
+#define PS_FILE_OPTIONS_VERSION 1
+
+/** Options of ps_file_connector_open(), the C form of the JSON options. */
+typedef struct ps_file_options {
+    unsigned version;      /**< PS_FILE_OPTIONS_VERSION */
+    const char *store_dir; /**< required: made absolute, created if missing */
+    bool clear;            /**< close(PS_CLEAR_DEFAULT) removes the directory; default true */
+    bool fsync;            /**< fsync data and directory; default false */
+} ps_file_options;
+
+/** Fill `o` with the defaults (no store_dir, clear true, fsync false).
+ *  Accepts NULL. Ownership: `*o` is the caller's. */
+PS_API void ps_file_options_init(ps_file_options *o);
+
 /**
- * Open a file connector on `store_dir` (made absolute against the current
- * directory, created if missing) with the given clear default.
- * Returns PS_EINVAL (NULL or empty dir), PS_EIO (cannot create it), PS_ENOMEM.
- * Ownership: `store_dir` is copied; `*out` is new, close it with
+ * Open a file connector on opts->store_dir (made absolute against the
+ * current directory, created if missing).
+ * Returns PS_EINVAL (NULL options or dir, empty dir, unknown options
+ * version), PS_EIO (cannot create it), PS_ENOMEM.
+ * Ownership: `opts` is copied; `*out` is new, close it with
  * ps_connector_close().
  */
-PS_API ps_status ps_file_connector_open(const char *store_dir, bool clear, ps_connector **out);
+PS_API ps_status ps_file_connector_open(const ps_file_options *opts, ps_connector **out);
 
 /**
  * The key of the object `uuid` in the directory of the file connector `conn`,

@@ -42,13 +42,28 @@ extern "C" {
 /** Longest store_id accepted, in bytes. */
 #define PS_LOCAL_STORE_ID_MAX 64
 
+#define PS_LOCAL_OPTIONS_VERSION 1
+
+/** Options of ps_local_connector_open(), the C form of the JSON options. */
+typedef struct ps_local_options {
+    unsigned version;     /**< PS_LOCAL_OPTIONS_VERSION */
+    const char *store_id; /**< the map to open; NULL: a fresh private map */
+} ps_local_options;
+
+/** Fill `o` with the defaults (a fresh private map). Accepts NULL.
+ *  Ownership: `*o` is the caller's. */
+PS_API void ps_local_options_init(ps_local_options *o);
+
 /**
- * Open a local connector on the map named `store_id` (created if no open
- * instance uses it yet), or on a fresh private map when `store_id` is NULL.
- * Returns PS_EINVAL for a malformed store_id, PS_ENOMEM.
- * Ownership: `*out` is new; close it with ps_connector_close().
+ * Open a local connector on the map named opts->store_id (created if no open
+ * instance uses it yet), or on a fresh private map when it is NULL. `opts`
+ * may be NULL for the defaults.
+ * Returns PS_EINVAL for a malformed store_id or unknown options version,
+ * PS_ENOMEM.
+ * Ownership: `opts` is copied; `*out` is new; close it with
+ * ps_connector_close().
  */
-PS_API ps_status ps_local_connector_open(const char *store_id, ps_connector **out);
+PS_API ps_status ps_local_connector_open(const ps_local_options *opts, ps_connector **out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
  *
  * Policies
  * --------
- * A ps_policy says which objects a connector accepts and on which hosts it
+ * A ps_multi_policy says which objects a connector accepts and on which hosts it
  * is used. Its fields, with upstream's names and defaults:
  *
  *   priority        int64, default 0; higher is tried first
@@ -31,7 +31,7 @@
  *    "superset_tags": []}
  * On input every field is optional (absent: the default), "host_pattern" may
  * also be a single string, and an unknown field is PS_EINVAL. Writing then
- * reading gives an equal policy (ps_policy_equal).
+ * reading gives an equal policy (ps_multi_policy_equal).
  *
  * Multi connector
  * ---------------
@@ -95,38 +95,39 @@ extern "C" {
 
 /* ---- policies ------------------------------------------------------------- */
 
-typedef struct ps_policy ps_policy;
+typedef struct ps_multi_policy ps_multi_policy;
 
 /** Default max_size_bytes: 2^63 - 1 (Python's sys.maxsize). */
-#define PS_POLICY_MAX_SIZE INT64_MAX
+#define PS_MULTI_POLICY_MAX_SIZE INT64_MAX
 
-/** A list of tags for ps_policy_is_valid (borrowed). */
-typedef struct ps_tag_list {
+/** A list of tags for ps_multi_policy_is_valid (borrowed). */
+typedef struct ps_multi_tag_list {
     const char *const *tags;
     size_t n;
-} ps_tag_list;
+} ps_multi_tag_list;
 
 /**
  * A new policy with every default (priority 0, any host, any size, no tags).
- * Ownership: `*out` is new; free with ps_policy_free().
+ * Ownership: `*out` is new; free with ps_multi_policy_free().
  */
-PS_API ps_status ps_policy_new(ps_policy **out);
+PS_API ps_status ps_multi_policy_new(ps_multi_policy **out);
 
-/** Free a policy. Accepts NULL. */
-PS_API void ps_policy_free(ps_policy *policy);
+/** Free a policy. Accepts NULL. Ownership: ends the caller's ownership of `policy`. */
+PS_API void ps_multi_policy_free(ps_multi_policy *policy);
 
-/** Copy a policy. Ownership: `*out` is new; free with ps_policy_free(). */
-PS_API ps_status ps_policy_dup(const ps_policy *policy, ps_policy **out);
+/** Copy a policy. Ownership: `*out` is new; free with ps_multi_policy_free(). */
+PS_API ps_status ps_multi_policy_dup(const ps_multi_policy *policy, ps_multi_policy **out);
 
-/** Set the priority (any int64). */
-PS_API ps_status ps_policy_set_priority(ps_policy *policy, int64_t priority);
+/** Set the priority (any int64). Ownership: none. */
+PS_API ps_status ps_multi_policy_set_priority(ps_multi_policy *policy, int64_t priority);
 
 /**
- * Set the inclusive size bounds. Both must be in [0, PS_POLICY_MAX_SIZE]
+ * Set the inclusive size bounds. Both must be in [0, PS_MULTI_POLICY_MAX_SIZE]
  * (PS_EINVAL otherwise); min > max is allowed and then matches no size.
+ * Ownership: none.
  */
-PS_API ps_status ps_policy_set_size_bounds(ps_policy *policy, uint64_t min_size_bytes,
-                                           uint64_t max_size_bytes);
+PS_API ps_status ps_multi_policy_set_size_bounds(ps_multi_policy *policy, uint64_t min_size_bytes,
+                                                 uint64_t max_size_bytes);
 
 /**
  * Replace the host patterns. `patterns` NULL (n must be 0): no host
@@ -135,89 +136,107 @@ PS_API ps_status ps_policy_set_size_bounds(ps_policy *policy, uint64_t min_size_
  * PS_EINVAL with PCRE2's message and the offset, and the policy is left
  * unchanged. Ownership: the strings are copied.
  */
-PS_API ps_status ps_policy_set_host_patterns(ps_policy *policy, const char *const *patterns,
-                                             size_t n);
+PS_API ps_status ps_multi_policy_set_host_patterns(ps_multi_policy *policy,
+                                                   const char *const *patterns, size_t n);
 
-/** Append one host pattern (turning "no constraint" into a one-item list). */
-PS_API ps_status ps_policy_add_host_pattern(ps_policy *policy, const char *pattern);
+/** Append one host pattern (turning "no constraint" into a one-item list). Ownership: `pattern` is
+ * copied. */
+PS_API ps_status ps_multi_policy_add_host_pattern(ps_multi_policy *policy, const char *pattern);
 
 /** Append a tag to subset_tags / superset_tags. Ownership: copied. */
-PS_API ps_status ps_policy_add_subset_tag(ps_policy *policy, const char *tag);
-PS_API ps_status ps_policy_add_superset_tag(ps_policy *policy, const char *tag);
+PS_API ps_status ps_multi_policy_add_subset_tag(ps_multi_policy *policy, const char *tag);
+PS_API ps_status ps_multi_policy_add_superset_tag(ps_multi_policy *policy, const char *tag);
 
-/** Field getters (0 / NULL for a NULL policy or an index out of range).
+/** Field getters (0 / NULL / false for a NULL policy or an index out of
+ *  range). ps_multi_policy_has_host_patterns is true when the policy has a
+ *  host pattern list (possibly empty).
  *  Ownership: strings are borrowed, valid until the policy changes. */
-PS_API int64_t ps_policy_priority(const ps_policy *policy);
-PS_API uint64_t ps_policy_min_size(const ps_policy *policy);
-PS_API uint64_t ps_policy_max_size(const ps_policy *policy);
-/** True when the policy has a host pattern list (possibly empty). */
-PS_API bool ps_policy_has_host_patterns(const ps_policy *policy);
-PS_API size_t ps_policy_host_pattern_count(const ps_policy *policy);
-PS_API const char *ps_policy_host_pattern(const ps_policy *policy, size_t i);
-PS_API size_t ps_policy_subset_tag_count(const ps_policy *policy);
-PS_API const char *ps_policy_subset_tag(const ps_policy *policy, size_t i);
-PS_API size_t ps_policy_superset_tag_count(const ps_policy *policy);
-PS_API const char *ps_policy_superset_tag(const ps_policy *policy, size_t i);
+PS_API int64_t ps_multi_policy_priority(const ps_multi_policy *policy);
+PS_API uint64_t ps_multi_policy_min_size(const ps_multi_policy *policy);
+PS_API uint64_t ps_multi_policy_max_size(const ps_multi_policy *policy);
+PS_API bool ps_multi_policy_has_host_patterns(const ps_multi_policy *policy);
+PS_API size_t ps_multi_policy_host_pattern_count(const ps_multi_policy *policy);
+PS_API const char *ps_multi_policy_host_pattern(const ps_multi_policy *policy, size_t i);
+PS_API size_t ps_multi_policy_subset_tag_count(const ps_multi_policy *policy);
+PS_API const char *ps_multi_policy_subset_tag(const ps_multi_policy *policy, size_t i);
+PS_API size_t ps_multi_policy_superset_tag_count(const ps_multi_policy *policy);
+PS_API const char *ps_multi_policy_superset_tag(const ps_multi_policy *policy, size_t i);
 
 /**
  * Set `*valid` to whether `hostname` fully matches one of the host patterns
  * (true when there is no host constraint).
+ * Ownership: none.
  */
-PS_API ps_status ps_policy_matches_host(const ps_policy *policy, const char *hostname, bool *valid);
+PS_API ps_status ps_multi_policy_matches_host(const ps_multi_policy *policy, const char *hostname,
+                                              bool *valid);
 
-/** ps_policy_matches_host() with this host's name (ps_hostname()). */
-PS_API ps_status ps_policy_is_valid_on_host(const ps_policy *policy, bool *valid);
+/** ps_multi_policy_matches_host() with this host's name (ps_hostname()). Ownership: none. */
+PS_API ps_status ps_multi_policy_is_valid_on_host(const ps_multi_policy *policy, bool *valid);
 
 /**
  * Upstream's Policy.is_valid: each constraint is checked only when given.
  * `size_bytes` NULL: size not checked; `subset_tags` / `superset_tags` NULL:
  * not checked (a non-NULL list with n == 0 IS checked: an empty superset list
  * fails a policy that has superset tags). Finally the host is checked
- * (ps_policy_is_valid_on_host). Returns PS_EIO if the host name is unknown.
+ * (ps_multi_policy_is_valid_on_host). Returns PS_EIO if the host name is unknown.
+ * Ownership: none.
  */
-PS_API ps_status ps_policy_is_valid(const ps_policy *policy, const uint64_t *size_bytes,
-                                    const ps_tag_list *subset_tags,
-                                    const ps_tag_list *superset_tags, bool *valid);
+PS_API ps_status ps_multi_policy_is_valid(const ps_multi_policy *policy, const uint64_t *size_bytes,
+                                          const ps_multi_tag_list *subset_tags,
+                                          const ps_multi_tag_list *superset_tags, bool *valid);
 
-/** True when both are non-NULL and every field is equal (lists in order). */
-PS_API bool ps_policy_equal(const ps_policy *a, const ps_policy *b);
+/** True when both are non-NULL and every field is equal (lists in order). Ownership: none. */
+PS_API bool ps_multi_policy_equal(const ps_multi_policy *a, const ps_multi_policy *b);
 
 /**
  * The JSON form (see above; compact, sorted keys).
  * Ownership: `*json` is new; free with ps_free().
  */
-PS_API ps_status ps_policy_to_json(const ps_policy *policy, char **json);
+PS_API ps_status ps_multi_policy_to_json(const ps_multi_policy *policy, char **json);
 
 /**
  * Read the JSON form. PS_EINVAL (with a message naming the field) for text
  * that is not a JSON object, an unknown field, a value of the wrong type, a
  * negative size or an invalid regular expression.
- * Ownership: `*out` is new; free with ps_policy_free().
+ * Ownership: `*out` is new; free with ps_multi_policy_free().
  */
-PS_API ps_status ps_policy_from_json(const char *json, ps_policy **out);
+PS_API ps_status ps_multi_policy_from_json(const char *json, ps_multi_policy **out);
 
 /* ---- multi connector --------------------------------------------------------- */
 
 /** One entry for ps_multi_connector_open(). */
 typedef struct ps_multi_entry {
-    const char *name;        /**< unique, non-empty; copied */
-    ps_connector *connector; /**< an open connector; owned by the multi on success */
-    const ps_policy *policy; /**< copied; NULL: the default policy */
+    const char *name;              /**< unique, non-empty; copied */
+    ps_connector *connector;       /**< an open connector; owned by the multi on success */
+    const ps_multi_policy *policy; /**< copied; NULL: the default policy */
 } ps_multi_entry;
+
+#define PS_MULTI_OPTIONS_VERSION 1
+
+/** Options of ps_multi_connector_open(). */
+typedef struct ps_multi_options {
+    unsigned version;              /**< PS_MULTI_OPTIONS_VERSION */
+    const ps_multi_entry *entries; /**< n_entries entries, in priority-tie order */
+    size_t n_entries;
+} ps_multi_options;
+
+/** Fill `o` with the defaults (no entries). Accepts NULL.
+ *  Ownership: `*o` is the caller's. */
+PS_API void ps_multi_options_init(ps_multi_options *o);
 
 /**
  * Make a multi connector from already-open connectors, in the given order
  * (ties in priority keep it). Every entry is active, whatever its host
  * pattern (as upstream's MultiConnector(...) constructor): put() still never
  * picks an entry whose pattern does not match this host, but keys naming it
- * resolve. PS_EINVAL for an empty or duplicate name or a NULL connector.
- * Ownership: on success the multi owns every `connector` (closing the multi
- * closes them; do not close them yourself); on failure the caller still owns
- * them. Names and policies are copied. `*out` is new; close with
+ * resolve. PS_EINVAL for NULL options, an unknown options version, an empty
+ * or duplicate name, a NULL connector or one given twice.
+ * Ownership: takes every entry's `connector` when it returns PS_OK (closing
+ * the multi closes them; do not close them yourself); on failure the caller
+ * still owns them. Names and policies are copied. `*out` is new; close with
  * ps_connector_close().
  */
-PS_API ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n,
-                                         ps_connector **out);
+PS_API ps_status ps_multi_connector_open(const ps_multi_options *opts, ps_connector **out);
 
 /**
  * The entry name inside a multi key (what `proxystore inspect` shows as the
@@ -227,13 +246,18 @@ PS_API ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n
 PS_API ps_status ps_multi_key_connector_name(const ps_key *key, const char **name);
 
 /**
- * The inner connector's key inside a multi key.
- * Ownership: `*inner` is new; free with ps_key_free().
+ * The inner connector's key inside a multi key, as ps_key_inner() gives it
+ * for any wrapped key; for a multi key parsed from text it is parsed on the
+ * first call and kept in `key`. NULL (with a message) when `key` is not a
+ * well-formed multi key.
+ * Ownership: borrowed; valid while `key` lives. Thread safety: safe.
  */
-PS_API ps_status ps_multi_key_inner(const ps_key *key, ps_key **inner);
+PS_API const ps_key *ps_multi_key_inner(const ps_key *key);
 
 /** Number of entries (active and dormant) of a multi connector; 0 if `conn`
- *  is not one. */
+ *  is not one.
+ * Ownership: none.
+ */
 PS_API size_t ps_multi_connector_count(ps_connector *conn);
 
 /**

@@ -46,7 +46,7 @@ extern "C" {
 #define PS_REDIS_DEFAULT_CONNECT_TIMEOUT_MS 10000
 
 /**
- * Options for ps_redis_open(), the C form of the JSON options above.
+ * Options for ps_redis_connector_open(), the C form of the JSON options above.
  * Initialize with ps_redis_options_init(); strings are borrowed for the call.
  */
 typedef struct ps_redis_options {
@@ -62,17 +62,21 @@ typedef struct ps_redis_options {
     int command_timeout_ms;  /**< >= 0; 0: no limit */
 } ps_redis_options;
 
-/** Fill `o` with the defaults (TCP localhost:6379, db 0, default timeouts). */
+/** Fill `o` with the defaults (TCP localhost:6379, db 0, default timeouts).
+ *  Accepts NULL. Ownership: `*o` is the caller's. */
 PS_API void ps_redis_options_init(ps_redis_options *o);
 
 /**
- * Open a Redis connector from options. Connects once to check the server,
- * the password and the database, and reads proto-max-bulk-len.
- * Returns PS_OK, PS_EINVAL (bad options), PS_ECONN (cannot connect),
- * PS_ETIMEDOUT, PS_EAUTH (password refused), PS_EPROTO (SELECT refused).
- * Ownership: `*out` is new; close it with ps_connector_close().
+ * Open a Redis connector from options (NULL: the defaults). Connects once to
+ * check the server, the password and the database, and reads
+ * proto-max-bulk-len.
+ * Returns PS_OK, PS_EINVAL (bad options, unknown options version), PS_ECONN
+ * (cannot connect), PS_ETIMEDOUT, PS_EAUTH (password refused), PS_EPROTO
+ * (SELECT refused).
+ * Ownership: `opts` is copied; `*out` is new; close it with
+ * ps_connector_close().
  */
-PS_API ps_status ps_redis_open(const ps_redis_options *o, ps_connector **out);
+PS_API ps_status ps_redis_connector_open(const ps_redis_options *opts, ps_connector **out);
 
 #ifdef __cplusplus
 }

@@ -62,7 +62,9 @@
 #ifndef PROXYSTORE_CONNECTORS_SHM_H
 #define PROXYSTORE_CONNECTORS_SHM_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../connector.h"
 
@@ -77,12 +79,35 @@ extern "C" {
 /** The default "dir". */
 #define PS_SHM_DEFAULT_DIR "/dev/shm"
 
+/** The default "max_objects". */
+#define PS_SHM_DEFAULT_MAX_OBJECTS 65536
+
+#define PS_SHM_OPTIONS_VERSION 1
+
+/** Options of ps_shm_connector_open(), the C form of the JSON options. */
+typedef struct ps_shm_options {
+    unsigned version;     /**< PS_SHM_OPTIONS_VERSION */
+    const char *name;     /**< required: the store's name */
+    const char *dir;      /**< absolute tmpfs directory; NULL: PS_SHM_DEFAULT_DIR */
+    uint64_t max_bytes;   /**< most bytes of objects; 0: no limit */
+    uint64_t max_objects; /**< most objects, 1..16777216; default PS_SHM_DEFAULT_MAX_OBJECTS */
+    bool copy_on_get;     /**< get() returns owned copies; default false */
+    bool clear;           /**< close(PS_CLEAR_DEFAULT) removes the store; default false */
+} ps_shm_options;
+
+/** Fill `o` with the defaults (no name, "/dev/shm", no byte limit, 65536
+ *  objects, views, keep on close). Accepts NULL.
+ *  Ownership: `*o` is the caller's. */
+PS_API void ps_shm_options_init(ps_shm_options *o);
+
 /**
- * Open (creating it if needed) the shm store `name` in the default directory
- * with default options. Returns PS_EINVAL (bad name), PS_EIO, PS_ENOSPC,
- * PS_ENOMEM. Ownership: `*out` is new; close it with ps_connector_close().
+ * Open (creating it if needed) the shm store opts->name.
+ * Returns PS_EINVAL (NULL options, bad name or option, unknown options
+ * version), PS_EIO, PS_ENOSPC, PS_ENOMEM.
+ * Ownership: `opts` is copied; `*out` is new; close it with
+ * ps_connector_close().
  */
-PS_API ps_status ps_shm_connector_open(const char *name, ps_connector **out);
+PS_API ps_status ps_shm_connector_open(const ps_shm_options *opts, ps_connector **out);
 
 /**
  * Describe shm stores as JSON text. With `name` NULL, every store in `dir`
@@ -105,6 +130,7 @@ PS_API ps_status ps_shm_list(const char *dir, const char *name, char **json);
  * as close(PS_CLEAR_ALL) does. Open instances elsewhere continue on a fresh
  * store. Views handed out stay valid. Returns PS_NOT_FOUND when there is no
  * such store, PS_EINVAL, PS_EIO.
+ * Ownership: none.
  */
 PS_API ps_status ps_shm_remove(const char *dir, const char *name);
 
@@ -114,6 +140,7 @@ PS_API ps_status ps_shm_remove(const char *dir, const char *name);
  * repair the index if its mutex owner died. `*removed` (may be NULL) gets the
  * number of files removed. Objects stay. Returns PS_NOT_FOUND when there is
  * no such store, PS_EINVAL, PS_EIO.
+ * Ownership: none.
  */
 PS_API ps_status ps_shm_gc(const char *dir, const char *name, size_t *removed);
 

@@ -57,6 +57,7 @@ typedef struct ps_connector_ops {
     /**
      * The options that rebuild this instance, as a new JSON object (the
      * caller takes the reference). open(config()) must give an equal instance.
+     * Returns PS_OK or PS_ENOMEM; `*options` is NULL on failure.
      */
     ps_status (*config)(void *priv, json_t **options);
 
@@ -65,13 +66,28 @@ typedef struct ps_connector_ops {
     ps_status (*put)(void *priv, const void *data, size_t len, const ps_put_options *opts,
                      ps_key **key);
 
-    /** Fetch; PS_NOT_FOUND when absent; `*out` is the caller's. */
+    /**
+     * Fetch. Returns PS_OK with `*out` filled (the caller's, ps_bytes_free);
+     * PS_NOT_FOUND when no object is stored under the key (not a failure:
+     * `*out` stays empty and no message is needed); PS_EINVAL for a key of
+     * another directory/namespace/store; or a transport or storage error
+     * (PS_EIO, PS_ECONN, PS_ETIMEDOUT, PS_EPROTO, PS_EAUTH, PS_ENOMEM) with a
+     * message. `*out` is empty on every status but PS_OK.
+     */
     ps_status (*get)(void *priv, const ps_key *key, ps_bytes *out);
 
-    /** Existence test. */
+    /**
+     * Existence test. Returns PS_OK with `*exists` set (a missing object is
+     * PS_OK with false, never PS_NOT_FOUND); PS_EINVAL for a key of another
+     * directory/namespace/store; or a transport or storage error as for get.
+     */
     ps_status (*exists)(void *priv, const ps_key *key, bool *exists);
 
-    /** Remove; a missing key is PS_OK. */
+    /**
+     * Remove. Returns PS_OK, also when no object was stored under the key
+     * (never PS_NOT_FOUND); PS_EINVAL for a key of another
+     * directory/namespace/store; or a transport or storage error as for get.
+     */
     ps_status (*evict)(void *priv, const ps_key *key);
 
     /** Optional (NULL: the core loops over put). Same contract as
@@ -94,6 +110,7 @@ typedef struct ps_connector_ops {
  * process (make it static const). A name already taken is PS_EEXIST; a bad
  * version, name or missing required function is PS_EINVAL.
  * Thread safety: safe.
+ * Ownership: `ops` is borrowed for the rest of the process (static storage).
  */
 PS_API ps_status ps_connector_register(const ps_connector_ops *ops);
 

@@ -1091,21 +1091,22 @@ const ps_connector_ops ps__connector_daos = {
     .set = ps__daos_set,
 };
 
-ps_status ps_daos_connector_open(const char *pool, const char *container, const char *namespace_,
-                                 bool clear, ps_connector **out)
+void ps_daos_options_init(ps_daos_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_daos_connector_open: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(pool == NULL || container == NULL || namespace_ == NULL, PS_EINVAL,
-                  "ps_daos_connector_open: pool, container and namespace are required");
-    PS__RETURN_IF(!ps__daos_utf8_ok(pool) || !ps__daos_utf8_ok(container) ||
-                      !ps__daos_utf8_ok(namespace_),
+    if (o != NULL)
+        *o = (ps_daos_options){.version = PS_DAOS_OPTIONS_VERSION};
+}
+
+ps_status ps_daos_connector_open(const ps_daos_options *opts, ps_connector **out)
+{
+    PS__TYPED_OPEN_CHECK("ps_daos_connector_open", opts, PS_DAOS_OPTIONS_VERSION, out);
+    PS__RETURN_IF(opts->pool == NULL || opts->container == NULL || opts->namespace_ == NULL,
+                  PS_EINVAL, "ps_daos_connector_open: pool, container and namespace are required");
+    PS__RETURN_IF(!ps__daos_utf8_ok(opts->pool) || !ps__daos_utf8_ok(opts->container) ||
+                      !ps__daos_utf8_ok(opts->namespace_),
                   PS_EINVAL, "ps_daos_connector_open: pool, container and namespace must be UTF-8");
-    json_t *opts = json_pack("{s:s, s:s, s:s, s:b}", "pool", pool, "container", container,
-                             "namespace", namespace_, "clear", clear);
-    if (opts == NULL)
-        return PS__ENOMEM("daos connector options");
-    ps_status st = ps_connector_open_json(&ps__connector_daos, opts, out);
-    json_decref(opts);
-    return st;
+    return ps__connector_open_pack(out, &ps__connector_daos, "ps_daos_connector_open",
+                                   "{s:s, s:s, s:s, s:b}", "pool", opts->pool, "container",
+                                   opts->container, "namespace", opts->namespace_, "clear",
+                                   opts->clear);
 }

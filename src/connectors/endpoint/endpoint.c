@@ -950,6 +950,43 @@ const ps_connector_ops ps__connector_endpoint = {
     .set = ep_set,
 };
 
+void ps_endpoint_options_init(ps_endpoint_options *o)
+{
+    if (o != NULL)
+        *o = (ps_endpoint_options){.version = PS_ENDPOINT_OPTIONS_VERSION};
+}
+
+ps_status ps_endpoint_connector_open(const ps_endpoint_options *opts, ps_connector **out)
+{
+    static const char fn[] = "ps_endpoint_connector_open";
+    PS__TYPED_OPEN_CHECK(fn, opts, PS_ENDPOINT_OPTIONS_VERSION, out);
+    PS__RETURN_IF(opts->n_endpoints > 0 && opts->endpoints == NULL, PS_EINVAL,
+                  "%s: endpoints is NULL", fn);
+    json_t *eps = json_array();
+    if (eps == NULL)
+        return PS__ENOMEM("endpoint connector options");
+    for (size_t i = 0; i < opts->n_endpoints; i++) {
+        if (opts->endpoints[i] == NULL) {
+            json_decref(eps);
+            return ps__seterr(PS_EINVAL, "%s: endpoints[%zu] is NULL", fn, i);
+        }
+        json_t *one = json_string(opts->endpoints[i]);
+        if (one == NULL) {
+            json_decref(eps);
+            return ps__seterr(PS_EINVAL, "%s: endpoints[%zu] is not UTF-8", fn, i);
+        }
+        if (json_array_append_new(eps, one) != 0) {
+            json_decref(eps);
+            return PS__ENOMEM("endpoint connector options");
+        }
+    }
+    /* "o" hands `eps` to the packed object (also when packing fails). */
+    return ps__connector_open_pack(out, &ps__connector_endpoint, fn, "{s:o, s:s*, s:s*, s:s*, s:I}",
+                                   "endpoints", eps, "proxystore_dir", opts->proxystore_dir, "url",
+                                   opts->url, "token", opts->token, "timeout_ms",
+                                   (json_int_t)opts->timeout_ms);
+}
+
 const char *ps_endpoint_connector_uuid(ps_connector *conn)
 {
     ep_conn *c = ps_connector_priv(conn, &ps__connector_endpoint);

@@ -551,26 +551,20 @@ const ps_connector_ops ps__connector_file = {
 
 /* ---- public helpers ------------------------------------------------------------------------ */
 
-ps_status ps_file_connector_open(const char *store_dir, bool clear, ps_connector **out)
+void ps_file_options_init(ps_file_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_file_connector_open: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(store_dir == NULL || *store_dir == '\0', PS_EINVAL,
+    if (o != NULL)
+        *o = (ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .clear = true};
+}
+
+ps_status ps_file_connector_open(const ps_file_options *opts, ps_connector **out)
+{
+    PS__TYPED_OPEN_CHECK("ps_file_connector_open", opts, PS_FILE_OPTIONS_VERSION, out);
+    PS__RETURN_IF(opts->store_dir == NULL || *opts->store_dir == '\0', PS_EINVAL,
                   "ps_file_connector_open: store_dir is NULL or empty");
-    json_t *opts = json_object();
-    json_t *dir = json_string(store_dir);
-    if (dir == NULL && opts != NULL) {
-        json_decref(opts);
-        return ps__seterr(PS_EINVAL, "ps_file_connector_open: store_dir is not valid UTF-8");
-    }
-    if (opts == NULL || dir == NULL || json_object_set_new(opts, "store_dir", dir) != 0 ||
-        json_object_set_new(opts, "clear", json_boolean(clear)) != 0) {
-        json_decref(opts);
-        return PS__ENOMEM("file connector options");
-    }
-    ps_status st = ps_connector_open_json(&ps__connector_file, opts, out);
-    json_decref(opts);
-    return st;
+    return ps__connector_open_pack(out, &ps__connector_file, "ps_file_connector_open",
+                                   "{s:s, s:b, s:b}", "store_dir", opts->store_dir, "clear",
+                                   opts->clear, "fsync", opts->fsync);
 }
 
 ps_status ps_file_key_for_dir(const char *store_dir, const char *uuid, ps_key **key)

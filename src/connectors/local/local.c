@@ -559,17 +559,20 @@ const ps_connector_ops ps__connector_local = {
     .set = ps__local_set,
 };
 
-ps_status ps_local_connector_open(const char *store_id, ps_connector **out)
+void ps_local_options_init(ps_local_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_local_connector_open: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(store_id && !ps__local_store_id_ok(store_id), PS_EINVAL,
-                  "local connector: invalid store_id \"%.80s\" (want [A-Za-z0-9._-]{1,%d})",
-                  store_id, PS_LOCAL_STORE_ID_MAX);
-    json_t *opts = store_id ? json_pack("{s:s}", "store_id", store_id) : json_object();
-    if (opts == NULL)
-        return PS__ENOMEM("local connector options");
-    ps_status st = ps_connector_open_json(&ps__connector_local, opts, out);
-    json_decref(opts);
-    return st;
+    if (o != NULL)
+        *o = (ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION};
+}
+
+ps_status ps_local_connector_open(const ps_local_options *opts, ps_connector **out)
+{
+    ps_local_options defaults;
+    if (opts == NULL) {
+        ps_local_options_init(&defaults);
+        opts = &defaults;
+    }
+    PS__TYPED_OPEN_CHECK("ps_local_connector_open", opts, PS_LOCAL_OPTIONS_VERSION, out);
+    return ps__connector_open_pack(out, &ps__connector_local, "ps_local_connector_open", "{s:s*}",
+                                   "store_id", opts->store_id);
 }

@@ -31,7 +31,7 @@ typedef struct ps__multi_entry {
     ps__key_wrap_spec wrap; /* keys "multi:<name>/<inner>", checked once */
     ps_connector *conn;     /* NULL when dormant */
     char *name;
-    ps_policy *policy;
+    ps_multi_policy *policy;
     json_t *dormant; /* the configuration {"kind", "options"} of a dormant entry */
     bool host_ok;    /* the policy matches this host: put() may choose it */
 } ps__multi_entry;
@@ -66,7 +66,7 @@ static void ps__multi_free(ps__multi *m, bool close_conns)
         if (close_conns && e->conn)
             ps_connector_close(e->conn, PS_CLEAR_KEEP);
         json_decref(e->dormant);
-        ps_policy_free(e->policy);
+        ps_multi_policy_free(e->policy);
         ps_free(e->name);
     }
     ps_free(m->e);
@@ -103,7 +103,7 @@ static void ps__multi_sort(ps__multi *m)
         ps__multi_entry *e = &m->e[i];
         if (e->conn == NULL || !e->host_ok)
             continue;
-        ps__multi_slot r = {.e = e, .priority = ps_policy_priority(e->policy)};
+        ps__multi_slot r = {.e = e, .priority = ps_multi_policy_priority(e->policy)};
         ps__policy_put_rules(e->policy, &r.min_size, &r.max_size, &r.superset);
         size_t j = m->nslots++;
         for (; j > 0 && m->slots[j - 1].priority < r.priority; j--)
@@ -121,9 +121,9 @@ static ps__multi_entry *ps__multi_find(ps__multi *m, const char *name)
 }
 
 /* Whether `p` matches this host; the host name is looked up once, lazily. */
-static ps_status ps__multi_host_ok(const ps_policy *p, char *host, bool *have_host, bool *ok)
+static ps_status ps__multi_host_ok(const ps_multi_policy *p, char *host, bool *have_host, bool *ok)
 {
-    if (!ps_policy_has_host_patterns(p)) {
+    if (!ps_multi_policy_has_host_patterns(p)) {
         *ok = true;
         return PS_OK;
     }
@@ -131,7 +131,7 @@ static ps_status ps__multi_host_ok(const ps_policy *p, char *host, bool *have_ho
         PS__FORWARD(ps_hostname(host, PS__MULTI_HOST_MAX));
         *have_host = true;
     }
-    return ps_policy_matches_host(p, host, ok);
+    return ps_multi_policy_matches_host(p, host, ok);
 }
 
 /* One entry of the configuration, normalized: borrowed JSON values. */
@@ -213,7 +213,7 @@ static ps_status ps__multi_build_entry(ps__multi *m, size_t i, const ps__multi_s
     char what[160];
     snprintf(what, sizeof what, "multi connector entry \"%.100s\": policy", s->name);
     if (s->policy == NULL || json_is_null(s->policy))
-        PS__FORWARD(ps_policy_new(&e->policy));
+        PS__FORWARD(ps_multi_policy_new(&e->policy));
     else
         PS__FORWARD(ps__policy_from_jsonv(s->policy, what, &e->policy));
     ps_status st = ps__multi_host_ok(e->policy, host, have_host, &e->host_ok);
@@ -386,30 +386,30 @@ ps_status ps_multi_key_connector_name(const ps_key *key, const char **name)
     return PS_OK;
 }
 
-ps_status ps_multi_key_inner(const ps_key *key, ps_key **inner)
+const ps_key *ps_multi_key_inner(const ps_key *key)
 {
-    PS__RETURN_IF(inner == NULL, PS_EINVAL, "ps_multi_key_inner: inner is NULL");
-    *inner = NULL;
     const char *name;
-    PS__FORWARD(ps_multi_key_connector_name(key, &name));
-    const ps_key *held = ps_key_inner(key); /* a key this process made */
-    ps_status st = held ? ps_key_dup(held, inner) : ps_key_parse(ps_key_field(key, 1), inner);
-    if (st != PS_OK)
-        return ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
-    return PS_OK;
+    const ps_key *inner;
+    if (ps_multi_key_connector_name(key, &name) != PS_OK)
+        return NULL;
+    ps_status st = ps__key_inner_of(key, &inner);
+    if (st != PS_OK) {
+        ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
+        return NULL;
+    }
+    return inner;
 }
 
 /*
- * Find the active entry named by `key` and its inner key: borrowed from a key
- * this process made (`*owned` NULL), else parsed from the key's text into
- * `*owned`, which the caller frees.
+ * Find the active entry named by `key` and its inner key (borrowed from
+ * `key`: held by a key this process made, else parsed from its text once and
+ * kept in the key).
  */
 static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entry **entry,
-                                 const ps_key **inner, ps_key **owned)
+                                 const ps_key **inner)
 {
     *entry = NULL;
     *inner = NULL;
-    *owned = NULL;
     const char *name;
     PS__FORWARD(ps_multi_key_connector_name(key, &name));
     ps__multi_entry *e = ps__multi_find(m, name);
@@ -421,11 +421,9 @@ static ps_status ps__multi_route(ps__multi *m, const ps_key *key, ps__multi_entr
                   "multi connector: the connector \"%.100s\" associated with key \"%.200s\" is "
                   "dormant (its policy does not match this host)",
                   name, ps_key_str(key));
-    *inner = ps_key_inner(key);
-    if (*inner == NULL) {
-        PS__FORWARD(ps_multi_key_inner(key, owned));
-        *inner = *owned;
-    }
+    ps_status st = ps__key_inner_of(key, inner);
+    if (st != PS_OK)
+        return ps__preferr(st, "multi connector key \"%.200s\": inner key", ps_key_str(key));
     *entry = e;
     return PS_OK;
 }
@@ -511,10 +509,8 @@ static ps_status ps__multi_get(void *priv, const ps_key *key, ps_bytes *out)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_get(e->conn, inner, out);
-    ps_key_free(owned);
     if (st != PS_OK && st != PS_NOT_FOUND)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return st;
@@ -524,10 +520,8 @@ static ps_status ps__multi_exists(void *priv, const ps_key *key, bool *exists)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_exists(e->conn, inner, exists);
-    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -537,10 +531,8 @@ static ps_status ps__multi_evict(void *priv, const ps_key *key)
 {
     ps__multi_entry *e;
     const ps_key *inner;
-    ps_key *owned;
-    PS__FORWARD(ps__multi_route(priv, key, &e, &inner, &owned));
+    PS__FORWARD(ps__multi_route(priv, key, &e, &inner));
     ps_status st = ps_connector_evict(e->conn, inner);
-    ps_key_free(owned);
     if (st != PS_OK)
         return ps__preferr(st, "multi connector entry \"%.100s\"", e->name);
     return PS_OK;
@@ -550,8 +542,8 @@ static ps_status ps__multi_evict(void *priv, const ps_key *key)
 typedef struct ps__multi_scratch {
     size_t *entry;       /* entry index per item */
     size_t *pos;         /* positions of the items of one entry */
-    ps_key **inner;      /* parsed inner keys per item (get_batch) or per group (put_batch) */
-    const ps_key **view; /* inner keys per item, borrowed or parsed (get_batch) */
+    ps_key **inner;      /* new inner keys of one group (put_batch) */
+    const ps_key **view; /* inner keys per item, borrowed from the keys (get_batch) */
     const ps_key **sub;  /* inner keys of one group (get_batch) */
     ps_iov *iov;         /* items of one group (put_batch) */
     ps_bytes *outs;      /* results of one group (get_batch) */
@@ -651,7 +643,7 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
     ps_status st = PS_OK;
     for (size_t i = 0; i < n && st == PS_OK; i++) {
         ps__multi_entry *e;
-        st = ps__multi_route(m, keys[i], &e, &s.view[i], &s.inner[i]);
+        st = ps__multi_route(m, keys[i], &e, &s.view[i]);
         if (st == PS_OK)
             s.entry[i] = (size_t)(e - m->e);
     }
@@ -674,8 +666,6 @@ static ps_status ps__multi_get_batch(void *priv, size_t n, const ps_key *const *
             found[s.pos[j]] = s.found[j];
         }
     }
-    for (size_t i = 0; i < n; i++)
-        ps_key_free(s.inner[i]);
     ps_free(mem);
     return st;
 }
@@ -698,10 +688,17 @@ const ps_connector_ops ps__connector_multi = {
 
 /* ---- the C API ------------------------------------------------------------------------ */
 
-ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_connector **out)
+void ps_multi_options_init(ps_multi_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_multi_connector_open: out is NULL");
-    *out = NULL;
+    if (o != NULL)
+        *o = (ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION};
+}
+
+ps_status ps_multi_connector_open(const ps_multi_options *opts, ps_connector **out)
+{
+    PS__TYPED_OPEN_CHECK("ps_multi_connector_open", opts, PS_MULTI_OPTIONS_VERSION, out);
+    const ps_multi_entry *entries = opts->entries;
+    size_t n = opts->n_entries;
     PS__RETURN_IF(n > 0 && entries == NULL, PS_EINVAL, "ps_multi_connector_open: entries is NULL");
     for (size_t i = 0; i < n; i++) {
         PS__RETURN_IF(entries[i].name == NULL || entries[i].name[0] == '\0', PS_EINVAL,
@@ -734,19 +731,19 @@ ps_status ps_multi_connector_open(const ps_multi_entry *entries, size_t n, ps_co
         }
         if ((st = ps__key_wrap_prepare("multi", e->name, &e->wrap)) != PS_OK)
             break;
-        st = entries[i].policy ? ps_policy_dup(entries[i].policy, &e->policy)
-                               : ps_policy_new(&e->policy);
+        st = entries[i].policy ? ps_multi_policy_dup(entries[i].policy, &e->policy)
+                               : ps_multi_policy_new(&e->policy);
         if (st == PS_OK)
             st = ps__multi_host_ok(e->policy, host, &have_host, &e->host_ok);
     }
     /* The instance itself: an empty multi whose entries are then filled in. */
-    json_t *opts = st == PS_OK ? json_pack("{s:[]}", "connectors") : NULL;
-    if (st == PS_OK && opts == NULL)
+    json_t *shell_opts = st == PS_OK ? json_pack("{s:[]}", "connectors") : NULL;
+    if (st == PS_OK && shell_opts == NULL)
         st = PS__ENOMEM("multi connector");
     ps_connector *c = NULL;
     if (st == PS_OK)
-        st = ps_connector_open_json(&ps__connector_multi, opts, &c);
-    json_decref(opts);
+        st = ps_connector_open_json(&ps__connector_multi, shell_opts, &c);
+    json_decref(shell_opts);
     if (st != PS_OK) {
         ps__multi_free(m, false);
         return st;

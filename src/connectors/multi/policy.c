@@ -18,7 +18,7 @@
 /* Longest host name we look at (POSIX HOST_NAME_MAX is 255). */
 #define PS__HOSTNAME_MAX 256
 
-struct ps_policy {
+struct ps_multi_policy {
     int64_t priority;
     bool has_hosts; /* false: no constraint; true: `hosts` (may be empty) */
     size_t n_hosts;
@@ -167,20 +167,20 @@ static void ps__hosts_free(char **hosts, pcre2_code **re, size_t n)
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
-ps_status ps_policy_new(ps_policy **out)
+ps_status ps_multi_policy_new(ps_multi_policy **out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_policy_new: out is NULL");
-    ps_policy *p = ps_calloc(1, sizeof *p);
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_multi_policy_new: out is NULL");
+    ps_multi_policy *p = ps_calloc(1, sizeof *p);
     if (p == NULL) {
         *out = NULL;
         return PS__ENOMEM("policy");
     }
-    p->max_size = (uint64_t)PS_POLICY_MAX_SIZE;
+    p->max_size = (uint64_t)PS_MULTI_POLICY_MAX_SIZE;
     *out = p;
     return PS_OK;
 }
 
-void ps_policy_free(ps_policy *p)
+void ps_multi_policy_free(ps_multi_policy *p)
 {
     if (p == NULL)
         return;
@@ -190,25 +190,26 @@ void ps_policy_free(ps_policy *p)
     ps_free(p);
 }
 
-ps_status ps_policy_dup(const ps_policy *policy, ps_policy **out)
+ps_status ps_multi_policy_dup(const ps_multi_policy *policy, ps_multi_policy **out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_policy_dup: out is NULL");
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_multi_policy_dup: out is NULL");
     *out = NULL;
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_dup: policy is NULL");
-    ps_policy *p;
-    PS__FORWARD(ps_policy_new(&p));
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_dup: policy is NULL");
+    ps_multi_policy *p;
+    PS__FORWARD(ps_multi_policy_new(&p));
     p->priority = policy->priority;
     p->min_size = policy->min_size;
     p->max_size = policy->max_size;
     ps_status st = PS_OK;
     if (policy->has_hosts)
-        st = ps_policy_set_host_patterns(p, (const char *const *)policy->hosts, policy->n_hosts);
+        st = ps_multi_policy_set_host_patterns(p, (const char *const *)policy->hosts,
+                                               policy->n_hosts);
     for (size_t i = 0; st == PS_OK && i < policy->n_subset; i++)
         st = ps__strv_append(&p->subset, &p->n_subset, policy->subset[i]);
     for (size_t i = 0; st == PS_OK && i < policy->n_superset; i++)
         st = ps__strv_append(&p->superset, &p->n_superset, policy->superset[i]);
     if (st != PS_OK) {
-        ps_policy_free(p);
+        ps_multi_policy_free(p);
         return st;
     }
     *out = p;
@@ -217,35 +218,36 @@ ps_status ps_policy_dup(const ps_policy *policy, ps_policy **out)
 
 /* ---- setters ------------------------------------------------------------------------ */
 
-ps_status ps_policy_set_priority(ps_policy *policy, int64_t priority)
+ps_status ps_multi_policy_set_priority(ps_multi_policy *policy, int64_t priority)
 {
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_set_priority: policy is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_set_priority: policy is NULL");
     policy->priority = priority;
     return PS_OK;
 }
 
-ps_status ps_policy_set_size_bounds(ps_policy *policy, uint64_t min_size_bytes,
-                                    uint64_t max_size_bytes)
+ps_status ps_multi_policy_set_size_bounds(ps_multi_policy *policy, uint64_t min_size_bytes,
+                                          uint64_t max_size_bytes)
 {
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_set_size_bounds: policy is NULL");
-    PS__RETURN_IF(min_size_bytes > (uint64_t)PS_POLICY_MAX_SIZE ||
-                      max_size_bytes > (uint64_t)PS_POLICY_MAX_SIZE,
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_set_size_bounds: policy is NULL");
+    PS__RETURN_IF(min_size_bytes > (uint64_t)PS_MULTI_POLICY_MAX_SIZE ||
+                      max_size_bytes > (uint64_t)PS_MULTI_POLICY_MAX_SIZE,
                   PS_EINVAL, "policy: size bounds must be at most %lld bytes (got %llu, %llu)",
-                  (long long)PS_POLICY_MAX_SIZE, (unsigned long long)min_size_bytes,
+                  (long long)PS_MULTI_POLICY_MAX_SIZE, (unsigned long long)min_size_bytes,
                   (unsigned long long)max_size_bytes);
     policy->min_size = min_size_bytes;
     policy->max_size = max_size_bytes;
     return PS_OK;
 }
 
-ps_status ps_policy_set_host_patterns(ps_policy *policy, const char *const *patterns, size_t n)
+ps_status ps_multi_policy_set_host_patterns(ps_multi_policy *policy, const char *const *patterns,
+                                            size_t n)
 {
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_set_host_patterns: policy is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_set_host_patterns: policy is NULL");
     PS__RETURN_IF(patterns == NULL && n > 0, PS_EINVAL,
-                  "ps_policy_set_host_patterns: patterns is NULL but n is %zu", n);
+                  "ps_multi_policy_set_host_patterns: patterns is NULL but n is %zu", n);
     for (size_t i = 0; i < n; i++)
         PS__RETURN_IF(patterns[i] == NULL, PS_EINVAL,
-                      "ps_policy_set_host_patterns: pattern %zu is NULL", i);
+                      "ps_multi_policy_set_host_patterns: pattern %zu is NULL", i);
     char **hosts = NULL;
     pcre2_code **re = NULL;
     size_t count = 0;
@@ -283,10 +285,10 @@ ps_status ps_policy_set_host_patterns(ps_policy *policy, const char *const *patt
     return PS_OK;
 }
 
-ps_status ps_policy_add_host_pattern(ps_policy *policy, const char *pattern)
+ps_status ps_multi_policy_add_host_pattern(ps_multi_policy *policy, const char *pattern)
 {
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_add_host_pattern: policy is NULL");
-    PS__RETURN_IF(pattern == NULL, PS_EINVAL, "ps_policy_add_host_pattern: pattern is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_add_host_pattern: policy is NULL");
+    PS__RETURN_IF(pattern == NULL, PS_EINVAL, "ps_multi_policy_add_host_pattern: pattern is NULL");
     pcre2_code *re;
     PS__FORWARD(ps__compile(pattern, &re));
     pcre2_code **nre = ps_realloc(policy->host_re, (policy->n_hosts + 1) * sizeof *nre);
@@ -306,80 +308,81 @@ ps_status ps_policy_add_host_pattern(ps_policy *policy, const char *pattern)
     return PS_OK;
 }
 
-ps_status ps_policy_add_subset_tag(ps_policy *policy, const char *tag)
+ps_status ps_multi_policy_add_subset_tag(ps_multi_policy *policy, const char *tag)
 {
     PS__RETURN_IF(policy == NULL || tag == NULL, PS_EINVAL,
-                  "ps_policy_add_subset_tag: policy or tag is NULL");
+                  "ps_multi_policy_add_subset_tag: policy or tag is NULL");
     return ps__strv_append(&policy->subset, &policy->n_subset, tag);
 }
 
-ps_status ps_policy_add_superset_tag(ps_policy *policy, const char *tag)
+ps_status ps_multi_policy_add_superset_tag(ps_multi_policy *policy, const char *tag)
 {
     PS__RETURN_IF(policy == NULL || tag == NULL, PS_EINVAL,
-                  "ps_policy_add_superset_tag: policy or tag is NULL");
+                  "ps_multi_policy_add_superset_tag: policy or tag is NULL");
     return ps__strv_append(&policy->superset, &policy->n_superset, tag);
 }
 
 /* ---- getters ------------------------------------------------------------------------- */
 
-int64_t ps_policy_priority(const ps_policy *p)
+int64_t ps_multi_policy_priority(const ps_multi_policy *p)
 {
     return p ? p->priority : 0;
 }
 
-uint64_t ps_policy_min_size(const ps_policy *p)
+uint64_t ps_multi_policy_min_size(const ps_multi_policy *p)
 {
     return p ? p->min_size : 0;
 }
 
-uint64_t ps_policy_max_size(const ps_policy *p)
+uint64_t ps_multi_policy_max_size(const ps_multi_policy *p)
 {
     return p ? p->max_size : 0;
 }
 
-bool ps_policy_has_host_patterns(const ps_policy *p)
+bool ps_multi_policy_has_host_patterns(const ps_multi_policy *p)
 {
     return p && p->has_hosts;
 }
 
-size_t ps_policy_host_pattern_count(const ps_policy *p)
+size_t ps_multi_policy_host_pattern_count(const ps_multi_policy *p)
 {
     return p ? p->n_hosts : 0;
 }
 
-const char *ps_policy_host_pattern(const ps_policy *p, size_t i)
+const char *ps_multi_policy_host_pattern(const ps_multi_policy *p, size_t i)
 {
     return (p && i < p->n_hosts) ? p->hosts[i] : NULL;
 }
 
-size_t ps_policy_subset_tag_count(const ps_policy *p)
+size_t ps_multi_policy_subset_tag_count(const ps_multi_policy *p)
 {
     return p ? p->n_subset : 0;
 }
 
-const char *ps_policy_subset_tag(const ps_policy *p, size_t i)
+const char *ps_multi_policy_subset_tag(const ps_multi_policy *p, size_t i)
 {
     return (p && i < p->n_subset) ? p->subset[i] : NULL;
 }
 
-size_t ps_policy_superset_tag_count(const ps_policy *p)
+size_t ps_multi_policy_superset_tag_count(const ps_multi_policy *p)
 {
     return p ? p->n_superset : 0;
 }
 
-const char *ps_policy_superset_tag(const ps_policy *p, size_t i)
+const char *ps_multi_policy_superset_tag(const ps_multi_policy *p, size_t i)
 {
     return (p && i < p->n_superset) ? p->superset[i] : NULL;
 }
 
 /* ---- checks ---------------------------------------------------------------------------- */
 
-ps_status ps_policy_matches_host(const ps_policy *policy, const char *hostname, bool *valid)
+ps_status ps_multi_policy_matches_host(const ps_multi_policy *policy, const char *hostname,
+                                       bool *valid)
 {
-    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_policy_matches_host: valid is NULL");
+    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_multi_policy_matches_host: valid is NULL");
     *valid = false;
     PS__RETURN_IF(policy == NULL || hostname == NULL, PS_EINVAL,
-                  "ps_policy_matches_host: policy or hostname is NULL");
+                  "ps_multi_policy_matches_host: policy or hostname is NULL");
     if (!policy->has_hosts) {
         *valid = true;
         return PS_OK;
@@ -395,21 +398,21 @@ ps_status ps_policy_matches_host(const ps_policy *policy, const char *hostname, 
     return PS_OK;
 }
 
-ps_status ps_policy_is_valid_on_host(const ps_policy *policy, bool *valid)
+ps_status ps_multi_policy_is_valid_on_host(const ps_multi_policy *policy, bool *valid)
 {
-    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_policy_is_valid_on_host: valid is NULL");
+    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_multi_policy_is_valid_on_host: valid is NULL");
     *valid = false;
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_is_valid_on_host: policy is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_is_valid_on_host: policy is NULL");
     if (!policy->has_hosts) {
         *valid = true;
         return PS_OK;
     }
     char host[PS__HOSTNAME_MAX];
     PS__FORWARD(ps_hostname(host, sizeof host));
-    return ps_policy_matches_host(policy, host, valid);
+    return ps_multi_policy_matches_host(policy, host, valid);
 }
 
-static bool ps__subset_ok(const ps_policy *p, const char *const *tags, size_t n)
+static bool ps__subset_ok(const ps_multi_policy *p, const char *const *tags, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!ps__strv_contains(p->subset, p->n_subset, tags[i]))
@@ -417,7 +420,7 @@ static bool ps__subset_ok(const ps_policy *p, const char *const *tags, size_t n)
     return true;
 }
 
-static bool ps__superset_ok(const ps_policy *p, const char *const *tags, size_t n)
+static bool ps__superset_ok(const ps_multi_policy *p, const char *const *tags, size_t n)
 {
     for (size_t i = 0; i < p->n_superset; i++) {
         bool found = false;
@@ -429,25 +432,25 @@ static bool ps__superset_ok(const ps_policy *p, const char *const *tags, size_t 
     return true;
 }
 
-static ps_status ps__check_tag_list(const ps_tag_list *l, const char *what)
+static ps_status ps__check_tag_list(const ps_multi_tag_list *l, const char *what)
 {
     if (l == NULL)
         return PS_OK;
-    PS__RETURN_IF(l->n > 0 && l->tags == NULL, PS_EINVAL, "ps_policy_is_valid: %s tags is NULL",
-                  what);
+    PS__RETURN_IF(l->n > 0 && l->tags == NULL, PS_EINVAL,
+                  "ps_multi_policy_is_valid: %s tags is NULL", what);
     for (size_t i = 0; i < l->n; i++)
-        PS__RETURN_IF(l->tags[i] == NULL, PS_EINVAL, "ps_policy_is_valid: %s tag %zu is NULL", what,
-                      i);
+        PS__RETURN_IF(l->tags[i] == NULL, PS_EINVAL, "ps_multi_policy_is_valid: %s tag %zu is NULL",
+                      what, i);
     return PS_OK;
 }
 
-ps_status ps_policy_is_valid(const ps_policy *policy, const uint64_t *size_bytes,
-                             const ps_tag_list *subset_tags, const ps_tag_list *superset_tags,
-                             bool *valid)
+ps_status ps_multi_policy_is_valid(const ps_multi_policy *policy, const uint64_t *size_bytes,
+                                   const ps_multi_tag_list *subset_tags,
+                                   const ps_multi_tag_list *superset_tags, bool *valid)
 {
-    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_policy_is_valid: valid is NULL");
+    PS__RETURN_IF(valid == NULL, PS_EINVAL, "ps_multi_policy_is_valid: valid is NULL");
     *valid = false;
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_is_valid: policy is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_is_valid: policy is NULL");
     PS__FORWARD(ps__check_tag_list(subset_tags, "subset"));
     PS__FORWARD(ps__check_tag_list(superset_tags, "superset"));
     if (size_bytes && (*size_bytes < policy->min_size || *size_bytes > policy->max_size))
@@ -456,10 +459,10 @@ ps_status ps_policy_is_valid(const ps_policy *policy, const uint64_t *size_bytes
         return PS_OK;
     if (superset_tags && !ps__superset_ok(policy, superset_tags->tags, superset_tags->n))
         return PS_OK;
-    return ps_policy_is_valid_on_host(policy, valid);
+    return ps_multi_policy_is_valid_on_host(policy, valid);
 }
 
-bool ps__policy_accepts(const ps_policy *p, uint64_t size, const ps_put_options *opts)
+bool ps__policy_accepts(const ps_multi_policy *p, uint64_t size, const ps_put_options *opts)
 {
     if (size < p->min_size || size > p->max_size)
         return false;
@@ -469,7 +472,7 @@ bool ps__policy_accepts(const ps_policy *p, uint64_t size, const ps_put_options 
            ps__superset_ok(p, sup, opts ? opts->n_superset_tags : 0);
 }
 
-void ps__policy_put_rules(const ps_policy *p, uint64_t *min_size, uint64_t *max_size,
+void ps__policy_put_rules(const ps_multi_policy *p, uint64_t *min_size, uint64_t *max_size,
                           bool *superset)
 {
     *min_size = p->min_size;
@@ -477,7 +480,7 @@ void ps__policy_put_rules(const ps_policy *p, uint64_t *min_size, uint64_t *max_
     *superset = p->n_superset > 0;
 }
 
-bool ps_policy_equal(const ps_policy *a, const ps_policy *b)
+bool ps_multi_policy_equal(const ps_multi_policy *a, const ps_multi_policy *b)
 {
     if (a == NULL || b == NULL)
         return false;
@@ -502,7 +505,7 @@ static json_t *ps__strv_json(char *const *v, size_t n)
     return arr;
 }
 
-ps_status ps__policy_to_jsonv(const ps_policy *p, json_t **out)
+ps_status ps__policy_to_jsonv(const ps_multi_policy *p, json_t **out)
 {
     *out = NULL;
     json_t *hosts = p->has_hosts ? ps__strv_json(p->hosts, p->n_hosts) : json_null();
@@ -524,8 +527,9 @@ ps_status ps__policy_to_jsonv(const ps_policy *p, json_t **out)
 }
 
 /* Read a JSON array of strings into `p` with `add`. */
-static ps_status ps__read_tags(const json_t *arr, const char *what, const char *field, ps_policy *p,
-                               ps_status (*add)(ps_policy *, const char *))
+static ps_status ps__read_tags(const json_t *arr, const char *what, const char *field,
+                               ps_multi_policy *p,
+                               ps_status (*add)(ps_multi_policy *, const char *))
 {
     PS__RETURN_IF(!json_is_array(arr), PS_EINVAL, "%s: \"%s\" must be a list of strings", what,
                   field);
@@ -554,7 +558,7 @@ static ps_status ps__read_size(const json_t *obj, const char *what, const char *
     return PS_OK;
 }
 
-static ps_status ps__policy_fill(ps_policy *p, const json_t *obj, const char *what)
+static ps_status ps__policy_fill(ps_multi_policy *p, const json_t *obj, const char *what)
 {
     static const char *const fields[] = {"priority",
                                          "host_pattern",
@@ -573,11 +577,11 @@ static ps_status ps__policy_fill(ps_policy *p, const json_t *obj, const char *wh
     if (v != NULL && !json_is_null(v)) {
         ps_status st;
         if (json_is_string(v)) {
-            st = ps_policy_add_host_pattern(p, json_string_value(v));
+            st = ps_multi_policy_add_host_pattern(p, json_string_value(v));
         } else {
             static const char *const empty_list[1] = {NULL};
-            PS__FORWARD(ps_policy_set_host_patterns(p, empty_list, 0));
-            st = ps__read_tags(v, what, "host_pattern", p, ps_policy_add_host_pattern);
+            PS__FORWARD(ps_multi_policy_set_host_patterns(p, empty_list, 0));
+            st = ps__read_tags(v, what, "host_pattern", p, ps_multi_policy_add_host_pattern);
         }
         if (st != PS_OK)
             return ps__preferr(st, "%s", what);
@@ -589,33 +593,33 @@ static ps_status ps__policy_fill(ps_policy *p, const json_t *obj, const char *wh
     p->max_size = hi;
     v = json_object_get(obj, "subset_tags");
     if (v != NULL)
-        PS__FORWARD(ps__read_tags(v, what, "subset_tags", p, ps_policy_add_subset_tag));
+        PS__FORWARD(ps__read_tags(v, what, "subset_tags", p, ps_multi_policy_add_subset_tag));
     v = json_object_get(obj, "superset_tags");
     if (v != NULL)
-        PS__FORWARD(ps__read_tags(v, what, "superset_tags", p, ps_policy_add_superset_tag));
+        PS__FORWARD(ps__read_tags(v, what, "superset_tags", p, ps_multi_policy_add_superset_tag));
     return PS_OK;
 }
 
-ps_status ps__policy_from_jsonv(const json_t *obj, const char *what, ps_policy **out)
+ps_status ps__policy_from_jsonv(const json_t *obj, const char *what, ps_multi_policy **out)
 {
     *out = NULL;
     PS__RETURN_IF(!json_is_object(obj), PS_EINVAL, "%s: expected a JSON object", what);
-    ps_policy *p;
-    PS__FORWARD(ps_policy_new(&p));
+    ps_multi_policy *p;
+    PS__FORWARD(ps_multi_policy_new(&p));
     ps_status st = ps__policy_fill(p, obj, what);
     if (st != PS_OK) {
-        ps_policy_free(p);
+        ps_multi_policy_free(p);
         return st;
     }
     *out = p;
     return PS_OK;
 }
 
-ps_status ps_policy_to_json(const ps_policy *policy, char **json)
+ps_status ps_multi_policy_to_json(const ps_multi_policy *policy, char **json)
 {
-    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_policy_to_json: out is NULL");
+    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_multi_policy_to_json: out is NULL");
     *json = NULL;
-    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_policy_to_json: policy is NULL");
+    PS__RETURN_IF(policy == NULL, PS_EINVAL, "ps_multi_policy_to_json: policy is NULL");
     json_t *obj;
     PS__FORWARD(ps__policy_to_jsonv(policy, &obj));
     ps_status st = ps__json_dump(obj, json);
@@ -623,11 +627,11 @@ ps_status ps_policy_to_json(const ps_policy *policy, char **json)
     return st;
 }
 
-ps_status ps_policy_from_json(const char *json, ps_policy **out)
+ps_status ps_multi_policy_from_json(const char *json, ps_multi_policy **out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_policy_from_json: out is NULL");
+    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_multi_policy_from_json: out is NULL");
     *out = NULL;
-    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_policy_from_json: json is NULL");
+    PS__RETURN_IF(json == NULL, PS_EINVAL, "ps_multi_policy_from_json: json is NULL");
     json_t *obj;
     PS__FORWARD(ps__json_parse_object(json, "policy", &obj));
     ps_status st = ps__policy_from_jsonv(obj, "policy", out);

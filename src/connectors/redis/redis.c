@@ -416,35 +416,27 @@ void ps_redis_options_init(ps_redis_options *o)
     o->command_timeout_ms = PS_REDIS_DEFAULT_COMMAND_TIMEOUT_MS;
 }
 
-ps_status ps_redis_open(const ps_redis_options *o, ps_connector **out)
+ps_status ps_redis_connector_open(const ps_redis_options *opts, ps_connector **out)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_redis_open: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(o == NULL, PS_EINVAL, "ps_redis_open: options are NULL");
-    PS__RETURN_IF(o->version != PS_REDIS_OPTIONS_VERSION, PS_EINVAL,
-                  "ps_redis_open: unknown options version %u (call ps_redis_options_init)",
-                  o->version);
-    json_t *j = json_object();
-    if (j == NULL)
-        return PS__ENOMEM("redis options");
-    int bad = 0;
-    if (o->unix_socket) {
-        bad |= json_object_set_new(j, "unix_socket", json_string(o->unix_socket));
-    } else {
-        bad |= json_object_set_new(j, "hostname",
-                                   json_string(o->hostname ? o->hostname : RD_DEFAULT_HOST));
-        bad |= json_object_set_new(j, "port", json_integer(o->port ? o->port : RD_DEFAULT_PORT));
+    static const char fn[] = "ps_redis_connector_open";
+    ps_redis_options defaults;
+    if (opts == NULL) {
+        ps_redis_options_init(&defaults);
+        opts = &defaults;
     }
-    bad |= json_object_set_new(j, "db", json_integer(o->db));
-    if (o->username)
-        bad |= json_object_set_new(j, "username", json_string(o->username));
-    if (o->password)
-        bad |= json_object_set_new(j, "password", json_string(o->password));
-    bad |= json_object_set_new(j, "clear", json_boolean(o->clear));
-    bad |= json_object_set_new(j, "connect_timeout_ms", json_integer(o->connect_timeout_ms));
-    bad |= json_object_set_new(j, "command_timeout_ms", json_integer(o->command_timeout_ms));
-    ps_status st = bad ? ps__seterr(PS_EINVAL, "ps_redis_open: a string option is not UTF-8")
-                       : ps_connector_open_json(&ps__connector_redis, j, out);
-    json_decref(j);
-    return st;
+    PS__TYPED_OPEN_CHECK(fn, opts, PS_REDIS_OPTIONS_VERSION, out);
+    if (opts->unix_socket != NULL)
+        return ps__connector_open_pack(
+            out, &ps__connector_redis, fn, "{s:s, s:I, s:s*, s:s*, s:b, s:I, s:I}", "unix_socket",
+            opts->unix_socket, "db", (json_int_t)opts->db, "username", opts->username, "password",
+            opts->password, "clear", opts->clear, "connect_timeout_ms",
+            (json_int_t)opts->connect_timeout_ms, "command_timeout_ms",
+            (json_int_t)opts->command_timeout_ms);
+    return ps__connector_open_pack(
+        out, &ps__connector_redis, fn, "{s:s, s:I, s:I, s:s*, s:s*, s:b, s:I, s:I}", "hostname",
+        opts->hostname ? opts->hostname : RD_DEFAULT_HOST, "port",
+        (json_int_t)(opts->port ? opts->port : RD_DEFAULT_PORT), "db", (json_int_t)opts->db,
+        "username", opts->username, "password", opts->password, "clear", opts->clear,
+        "connect_timeout_ms", (json_int_t)opts->connect_timeout_ms, "command_timeout_ms",
+        (json_int_t)opts->command_timeout_ms);
 }

@@ -899,16 +899,24 @@ const ps_connector_ops ps__connector_shm = {
 
 /* ---- public functions -------------------------------------------------------------------- */
 
-ps_status ps_shm_connector_open(const char *name, ps_connector **out)
+_Static_assert(PS_SHM_DEFAULT_MAX_OBJECTS == PS__SHM_DEFAULT_MAX_OBJECTS,
+               "the public default is the connector's");
+
+void ps_shm_options_init(ps_shm_options *o)
 {
-    PS__RETURN_IF(out == NULL, PS_EINVAL, "ps_shm_connector_open: out is NULL");
-    *out = NULL;
-    PS__RETURN_IF(name == NULL, PS_EINVAL, "ps_shm_connector_open: name is NULL");
-    json_t *opts = json_pack("{s:s}", "name", name);
-    PS__RETURN_IF(opts == NULL, PS_EINVAL, "ps_shm_connector_open: name is not valid UTF-8");
-    ps_status st = ps_connector_open_json(&ps__connector_shm, opts, out);
-    json_decref(opts);
-    return st;
+    if (o != NULL)
+        *o = (ps_shm_options){.version = PS_SHM_OPTIONS_VERSION,
+                              .max_objects = PS_SHM_DEFAULT_MAX_OBJECTS};
+}
+
+ps_status ps_shm_connector_open(const ps_shm_options *opts, ps_connector **out)
+{
+    PS__TYPED_OPEN_CHECK("ps_shm_connector_open", opts, PS_SHM_OPTIONS_VERSION, out);
+    PS__RETURN_IF(opts->name == NULL, PS_EINVAL, "ps_shm_connector_open: name is NULL");
+    return ps__connector_open_pack(
+        out, &ps__connector_shm, "ps_shm_connector_open", "{s:s, s:s*, s:I, s:I, s:b, s:b}", "name",
+        opts->name, "dir", opts->dir, "max_bytes", (json_int_t)opts->max_bytes, "max_objects",
+        (json_int_t)opts->max_objects, "copy_on_get", opts->copy_on_get, "clear", opts->clear);
 }
 
 /* Resolve (dir, name) for the store functions; `*sdir` new. */

@@ -175,7 +175,13 @@ static void test_namespace_utf8(void **state)
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
     /* not UTF-8: refused before anything is created */
     ps_connector *bad = NULL;
-    PS_ASSERT_STATUS(ps_daos_connector_open("pool1", "cont1", "caf\xe9", false, &bad), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_daos_connector_open(&(ps_daos_options){.version = PS_DAOS_OPTIONS_VERSION,
+                                                               .pool = "pool1",
+                                                               .container = "cont1",
+                                                               .namespace_ = "caf\xe9",
+                                                               .clear = false},
+                                            &bad),
+                     PS_EINVAL);
     assert_null(bad);
     assert_non_null(strstr(ps_last_error(), "UTF-8"));
 }
@@ -341,12 +347,23 @@ static void test_options(void **state)
     ps_free(cfg);
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_DEFAULT));
     /* the C convenience */
-    PS_ASSERT_OK(ps_daos_connector_open("pool1", "cont1", "opts-ns", false, &c));
+    PS_ASSERT_OK(ps_daos_connector_open(&(ps_daos_options){.version = PS_DAOS_OPTIONS_VERSION,
+                                                           .pool = "pool1",
+                                                           .container = "cont1",
+                                                           .namespace_ = "opts-ns",
+                                                           .clear = false},
+                                        &c));
     assert_string_equal(ps_connector_kind(c), "daos");
     assert_true(ps_connector_is_threadsafe(c));
     assert_true(ps_connector_is_deferrable(c));
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
-    PS_ASSERT_STATUS(ps_daos_connector_open(NULL, "cont1", "x", false, &c), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_daos_connector_open(&(ps_daos_options){.version = PS_DAOS_OPTIONS_VERSION,
+                                                               .pool = NULL,
+                                                               .container = "cont1",
+                                                               .namespace_ = "x",
+                                                               .clear = false},
+                                            &c),
+                     PS_EINVAL);
 }
 
 static void test_foreign_keys(void **state)

@@ -36,7 +36,13 @@ static void test_unavailable(void **state)
         assert_non_null(strstr(ps_last_error(), want));
         assert_non_null(strstr(ps_last_error(), getenv("PROXYSTORE_DAOS_LIBRARY")));
     }
-    PS_ASSERT_STATUS(ps_daos_connector_open("p", "c", "n", false, &c), PS_EUNAVAILABLE);
+    PS_ASSERT_STATUS(ps_daos_connector_open(&(ps_daos_options){.version = PS_DAOS_OPTIONS_VERSION,
+                                                               .pool = "p",
+                                                               .container = "c",
+                                                               .namespace_ = "n",
+                                                               .clear = false},
+                                            &c),
+                     PS_EUNAVAILABLE);
     /* option errors are still reported as such */
     PS_ASSERT_STATUS(ps_connector_open("daos", "{\"pool\": \"p\"}", &c), PS_EINVAL);
     const char *detail = NULL;

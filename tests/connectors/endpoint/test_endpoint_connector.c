@@ -141,6 +141,64 @@ static void test_discovery(void **state)
     ps_connector_close(c, PS_CLEAR_ALL);
 }
 
+/* ps_endpoint_connector_open: the C form of the same options. */
+static void test_typed_open(void **state)
+{
+    (void)state;
+    write_config("ep-typed", UUID_A, "127.0.0.1", srv.port);
+    const char *eps[] = {UUID_A};
+    ps_endpoint_options o;
+    ps_endpoint_options_init(&o);
+    o.endpoints = eps;
+    o.n_endpoints = 1;
+    o.proxystore_dir = home;
+    o.timeout_ms = 5000;
+    ps_connector *c = NULL;
+    PS_ASSERT_OK(ps_endpoint_connector_open(&o, &c));
+    assert_string_equal(ps_endpoint_connector_uuid(c), UUID_A);
+    assert_string_equal(ps_endpoint_connector_url(c), srv.url);
+    char *cfg = NULL;
+    PS_ASSERT_OK(ps_connector_config(c, &cfg));
+    assert_non_null(strstr(cfg, "\"timeout_ms\":5000"));
+    ps_free(cfg);
+    ps_key *k = NULL;
+    PS_ASSERT_OK(ps_connector_put(c, "typed", 5, NULL, &k));
+    ps_bytes b = PS_BYTES_INIT;
+    PS_ASSERT_OK(ps_connector_get(c, k, &b));
+    assert_int_equal(b.len, 5);
+    ps_bytes_free(&b);
+    ps_key_free(k);
+    ps_connector_close(c, PS_CLEAR_ALL);
+
+    /* by url with a token */
+    ps_endpoint_options_init(&o);
+    o.url = srv_tok.url;
+    o.token = TOKEN;
+    PS_ASSERT_OK(ps_endpoint_connector_open(&o, &c));
+    ps_connector_close(c, PS_CLEAR_ALL);
+
+    /* refusals: NULL options, unknown version, no endpoint, a NULL or bad UUID */
+    c = (ps_connector *)0x1;
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(NULL, &c), PS_EINVAL);
+    assert_null(c);
+    ps_endpoint_options_init(&o);
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(&o, &c), PS_EINVAL);
+    o.version = 0;
+    o.url = srv.url;
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(&o, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "unknown options version 0"));
+    ps_endpoint_options_init(&o);
+    const char *bad[] = {NULL};
+    o.endpoints = bad;
+    o.n_endpoints = 1;
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(&o, &c), PS_EINVAL);
+    bad[0] = "not-a-uuid";
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(&o, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "is not a valid UUID4"));
+    PS_ASSERT_STATUS(ps_endpoint_connector_open(&o, NULL), PS_EINVAL);
+    assert_null(c);
+}
+
 static void test_uuid_forms(void **state)
 {
     (void)state;
@@ -309,6 +367,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_typed_open),
         cmocka_unit_test(test_uuid_forms),
         cmocka_unit_test(test_discovery_failures),
         cmocka_unit_test(test_token),

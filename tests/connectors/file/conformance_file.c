@@ -26,7 +26,10 @@ static ps_status open_file(void *vctx, ps_connector **out)
     file_ctx *ctx = vctx;
     ctx->counter++;
     snprintf(ctx->last, sizeof ctx->last, "%s/store-%u/objects", ctx->parent, ctx->counter);
-    return ps_file_connector_open(ctx->last, true, out);
+    return ps_file_connector_open(&(ps_file_options){.version = PS_FILE_OPTIONS_VERSION,
+                                                     .store_dir = ctx->last,
+                                                     .clear = true},
+                                  out);
 }
 
 static ps_status foreign_file(void *vctx, ps_connector *conn, ps_key **out)

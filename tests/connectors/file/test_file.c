@@ -100,7 +100,9 @@ static void test_layout(void **state)
     (void)state;
     char *dir = fresh_path("layout");
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     assert_true(path_exists(dir));
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(c, "hello\0world", 11, NULL, &k));
@@ -159,7 +161,9 @@ static void test_upstream_files(void **state)
     write_file(path, "BS\ndata", 7);
 
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+        &c));
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_file_key_from_uuid(c, uuid, &k));
     assert_string_equal(ps_key_field(k, 0), uuid);
@@ -218,7 +222,9 @@ static void test_traversal(void **state)
     (void)state;
     char *dir = fresh_path("traversal");
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     ps_key *good = NULL;
     PS_ASSERT_OK(ps_connector_put(c, "x", 1, NULL, &good));
     const char *tag = ps_key_field(good, 1);
@@ -346,14 +352,18 @@ static void test_clear_semantics(void **state)
 
     /* two connectors on one dir can both close(clear=True) */
     ps_connector *c2 = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c2));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c2));
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
     assert_false(path_exists(dir));
     PS_ASSERT_OK(ps_connector_close(c2, PS_CLEAR_ALL));
     assert_false(path_exists(dir));
 
     /* clear=false keeps by default, close(PS_CLEAR_ALL) still clears; nested dirs go too */
-    PS_ASSERT_OK(ps_file_connector_open(dir, false, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+        &c));
     char sub[4400];
     snprintf(sub, sizeof sub, "%s/nested/deeper", dir);
     assert_int_equal(pst_system("mkdir -p '%s' && touch '%s/f'", sub, sub), 0);
@@ -381,9 +391,45 @@ static void test_options(void **state)
     PS_ASSERT_STATUS(ps_connector_open("file", opts, &c), PS_EINVAL);
     assert_non_null(strstr(ps_last_error(), "colour"));
     assert_null(c);
-    PS_ASSERT_STATUS(ps_file_connector_open(NULL, true, &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_file_connector_open("", true, &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_file_connector_open(dir, true, NULL), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_file_connector_open(&(ps_file_options){.version = PS_FILE_OPTIONS_VERSION,
+                                                               .store_dir = NULL,
+                                                               .clear = true},
+                                            &c),
+                     PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_file_connector_open(
+            &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = "", .clear = true},
+            &c),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_file_connector_open(
+            &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+            NULL),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(ps_file_connector_open(NULL, &c), PS_EINVAL);
+    ps_file_options fo;
+    ps_file_options_init(&fo);
+    assert_true(fo.clear); /* upstream's default */
+    assert_false(fo.fsync);
+    fo.store_dir = dir;
+    fo.version = 7;
+    PS_ASSERT_STATUS(ps_file_connector_open(&fo, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "unknown options version 7"));
+    fo.version = PS_FILE_OPTIONS_VERSION;
+    fo.store_dir = "bad\xff";
+    PS_ASSERT_STATUS(ps_file_connector_open(&fo, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_file_connector_open"));
+    assert_null(c);
+    assert_false(path_exists(dir));
+    /* the typed open's fsync reaches the configuration */
+    fo.store_dir = dir;
+    fo.fsync = true;
+    PS_ASSERT_OK(ps_file_connector_open(&fo, &c));
+    char *fcfg = NULL;
+    PS_ASSERT_OK(ps_connector_config(c, &fcfg));
+    assert_non_null(strstr(fcfg, "\"fsync\":true"));
+    ps_free(fcfg);
+    PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
     assert_false(path_exists(dir));
     /* buffering and fsync round-trip through config */
     snprintf(opts, sizeof opts,
@@ -409,7 +455,9 @@ static void test_options(void **state)
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_DEFAULT));
     assert_true(path_exists(dir));
     /* defaults: upstream's three fields, fsync omitted */
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     PS_ASSERT_OK(ps_connector_config(c, &cfg));
     snprintf(
         want, sizeof want,
@@ -435,19 +483,29 @@ static void test_eio_messages(void **state)
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/store", blocker);
     ps_connector *c = NULL;
-    PS_ASSERT_STATUS(ps_file_connector_open(dir, true, &c), PS_EIO);
+    PS_ASSERT_STATUS(
+        ps_file_connector_open(
+            &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+            &c),
+        PS_EIO);
     assert_null(c);
     assert_non_null(strstr(ps_last_error(), blocker));
     assert_non_null(strstr(ps_last_error(), strerror(ENOTDIR)));
     /* a store_dir that is a regular file */
-    PS_ASSERT_STATUS(ps_file_connector_open(blocker, true, &c), PS_EIO);
+    PS_ASSERT_STATUS(ps_file_connector_open(&(ps_file_options){.version = PS_FILE_OPTIONS_VERSION,
+                                                               .store_dir = blocker,
+                                                               .clear = true},
+                                            &c),
+                     PS_EIO);
     assert_non_null(strstr(ps_last_error(), blocker));
     unlink(blocker);
     free(blocker);
 
     /* the directory removed behind the connector's back */
     char *gone = fresh_path("gone");
-    PS_ASSERT_OK(ps_file_connector_open(gone, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = gone, .clear = true},
+        &c));
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(c, "x", 1, NULL, &k));
     pst_rmtree(gone);
@@ -494,7 +552,10 @@ static void run_put_in_child(const char *dir, size_t len, int (*setup)(const cha
             r.skipped = 1;
         } else if (s == 0) {
             ps_connector *c = NULL;
-            ps_status st = ps_file_connector_open(dir, false, &c);
+            ps_status st = ps_file_connector_open(
+                &(ps_file_options){
+                    .version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = false},
+                &c);
             if (st == PS_OK) {
                 void *buf = calloc(1, len);
                 ps_key *k = NULL;
@@ -550,7 +611,9 @@ static void test_write_failure_fsize(void **state)
     assert_string_equal(got, "");
     /* the same size works without the limit */
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     void *buf = calloc(1, 4 << 20);
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(c, buf, 4 << 20, NULL, &k));
@@ -647,7 +710,11 @@ static int reader_main(const char *dir, const char *key_text, int done_fd)
     }
     ps_connector *c = NULL;
     ps_key *k = NULL;
-    if (ps_file_connector_open(dir, false, &c) != PS_OK || ps_key_parse(key_text, &k) != PS_OK)
+    if (ps_file_connector_open(&(ps_file_options){.version = PS_FILE_OPTIONS_VERSION,
+                                                  .store_dir = dir,
+                                                  .clear = false},
+                               &c) != PS_OK ||
+        ps_key_parse(key_text, &k) != PS_OK)
         return 3;
     int seen = 0, rc = 0;
     fcntl(done_fd, F_SETFL, O_NONBLOCK);
@@ -698,7 +765,9 @@ static void test_large_view(void **state)
     (void)state;
     char *dir = fresh_path("large");
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     const size_t sizes[] = {((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)6 << 20) + 3};
     ps_bytes views[3] = {PS_BYTES_INIT, PS_BYTES_INIT, PS_BYTES_INIT};
     unsigned char *bufs[3];
@@ -741,7 +810,9 @@ static void test_concurrent_reader(void **state)
     (void)state;
     char *dir = fresh_path("reader");
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(dir, true, &c));
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = dir, .clear = true},
+        &c));
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_new_key(c, &k));
     unsigned char *vers[NVERSIONS];

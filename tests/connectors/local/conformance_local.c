@@ -29,10 +29,12 @@ static ps_status open_local(void *vctx, ps_connector **out)
     snprintf(id, sizeof id, "conformance-%u", ++ctx->counter);
     ps_connector_close(ctx->keeper, PS_CLEAR_KEEP);
     ctx->keeper = NULL;
-    ps_status st = ps_local_connector_open(id, &ctx->keeper);
+    ps_status st = ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = id}, &ctx->keeper);
     if (st != PS_OK)
         return st;
-    return ps_local_connector_open(id, out);
+    return ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = id}, out);
 }
 
 static ps_status foreign_local(void *vctx, ps_connector *conn, ps_key **out)

@@ -32,7 +32,8 @@ static void test_shared_store_id(void **state)
 {
     (void)state;
     ps_connector *a = NULL, *b = NULL, *other = NULL;
-    PS_ASSERT_OK(ps_local_connector_open("shared-1", &a));
+    PS_ASSERT_OK(ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "shared-1"}, &a));
     PS_ASSERT_OK(ps_connector_open("LocalConnector", "{\"store_id\": \"shared-1\"}", &b));
     PS_ASSERT_OK(ps_local_connector_open(NULL, &other));
     ps_key *k = NULL;
@@ -97,23 +98,27 @@ static void test_lifetime_and_clear(void **state)
 {
     (void)state;
     ps_connector *a = NULL, *b = NULL;
-    PS_ASSERT_OK(ps_local_connector_open("life", &a));
+    PS_ASSERT_OK(ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "life"}, &a));
     ps_key *k = NULL;
     PS_ASSERT_OK(ps_connector_put(a, "v", 1, NULL, &k));
-    PS_ASSERT_OK(ps_local_connector_open("life", &b));
+    PS_ASSERT_OK(ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "life"}, &b));
     /* closing one instance (default: keep) leaves the map to the other */
     PS_ASSERT_OK(ps_connector_close(a, PS_CLEAR_DEFAULT));
     expect_bytes(b, k, "v");
     /* closing the last instance frees the map: a new one starts empty */
     PS_ASSERT_OK(ps_connector_close(b, PS_CLEAR_DEFAULT));
-    PS_ASSERT_OK(ps_local_connector_open("life", &a));
+    PS_ASSERT_OK(ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "life"}, &a));
     bool ex = true;
     PS_ASSERT_OK(ps_connector_exists(a, k, &ex));
     assert_false(ex);
     /* PS_CLEAR_ALL removes the objects for the other instances too */
     ps_key_free(k);
     PS_ASSERT_OK(ps_connector_put(a, "v", 1, NULL, &k));
-    PS_ASSERT_OK(ps_local_connector_open("life", &b));
+    PS_ASSERT_OK(ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "life"}, &b));
     PS_ASSERT_OK(ps_connector_close(a, PS_CLEAR_ALL));
     PS_ASSERT_OK(ps_connector_exists(b, k, &ex));
     assert_false(ex);
@@ -224,8 +229,14 @@ static void test_options(void **state)
     }
     PS_ASSERT_STATUS(ps_connector_open("local", "{\"include_data_in_config\": true}", &c),
                      PS_ENOTSUP);
-    PS_ASSERT_STATUS(ps_local_connector_open("a/b", &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_local_connector_open("x", NULL), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_local_connector_open(
+            &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "a/b"}, &c),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_local_connector_open(
+            &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "x"}, NULL),
+        PS_EINVAL);
     /* upstream's option with its default is accepted; 64 characters is the limit */
     PS_ASSERT_OK(
         ps_connector_open("proxystore.connectors.local.LocalConnector",
@@ -315,7 +326,9 @@ static void *churn_main(void *arg)
         char id[32];
         snprintf(id, sizeof id, "churn-%d", (ch->id + i) % 3);
         ps_connector *c = NULL;
-        if (ps_local_connector_open(id, &c) != PS_OK) {
+        if (ps_local_connector_open(
+                &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = id}, &c) !=
+            PS_OK) {
             ch->bad++;
             continue;
         }

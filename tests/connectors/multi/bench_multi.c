@@ -144,10 +144,10 @@ static void compare(const char *label, ps_connector *direct, ps_connector *multi
     free(get_m);
 }
 
-static ps_policy *policy(const char *json)
+static ps_multi_policy *policy(const char *json)
 {
-    ps_policy *p = NULL;
-    if (ps_policy_from_json(json, &p) != PS_OK)
+    ps_multi_policy *p = NULL;
+    if (ps_multi_policy_from_json(json, &p) != PS_OK)
         die("policy");
     return p;
 }
@@ -166,18 +166,26 @@ int main(int argc, char **argv)
 
     /* 1. the chosen connector is a local one (the third policy tried) */
     ps_connector *direct = NULL, *tagged = NULL, *big = NULL, *small = NULL, *multi = NULL;
-    if (ps_local_connector_open("bench-direct", &direct) != PS_OK ||
-        ps_local_connector_open("bench-small", &small) != PS_OK ||
-        ps_local_connector_open("bench-tagged", &tagged) != PS_OK)
+    if (ps_local_connector_open(
+            &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "bench-direct"},
+            &direct) != PS_OK ||
+        ps_local_connector_open(
+            &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "bench-small"},
+            &small) != PS_OK ||
+        ps_local_connector_open(
+            &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = "bench-tagged"},
+            &tagged) != PS_OK)
         die("local");
     snprintf(opts, sizeof opts, "{\"store_dir\": \"%s/big\", \"clear\": true}", tmpl);
     if (ps_connector_open("file", opts, &big) != PS_OK)
         die("file");
-    ps_policy *p1 = policy("{\"priority\": 3, \"min_size_bytes\": 1048576}");
-    ps_policy *p2 = policy("{\"priority\": 2, \"superset_tags\": [\"gpu\"]}");
-    ps_policy *p3 = policy("{\"priority\": 1}");
+    ps_multi_policy *p1 = policy("{\"priority\": 3, \"min_size_bytes\": 1048576}");
+    ps_multi_policy *p2 = policy("{\"priority\": 2, \"superset_tags\": [\"gpu\"]}");
+    ps_multi_policy *p3 = policy("{\"priority\": 1}");
     ps_multi_entry e[3] = {{"big", big, p1}, {"tagged", tagged, p2}, {"small", small, p3}};
-    if (ps_multi_connector_open(e, 3, &multi) != PS_OK)
+    if (ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 3},
+            &multi) != PS_OK)
         die("multi");
     compare("local chosen (3 policies checked)", direct, multi, rounds);
     ps_connector_close(multi, PS_CLEAR_ALL);
@@ -191,19 +199,21 @@ int main(int argc, char **argv)
     snprintf(opts, sizeof opts, "{\"store_dir\": \"%s/disk\", \"clear\": true}", tmpl);
     if (ps_connector_open("file", opts, &disk) != PS_OK || ps_local_connector_open(NULL, &mem))
         die("file");
-    ps_policy_free(p1);
-    ps_policy_free(p2);
+    ps_multi_policy_free(p1);
+    ps_multi_policy_free(p2);
     p1 = policy("{\"priority\": 2, \"max_size_bytes\": 512}");
     p2 = policy("{\"priority\": 1}");
     ps_multi_entry f[2] = {{"mem", mem, p1}, {"disk", disk, p2}};
-    if (ps_multi_connector_open(f, 2, &fmulti) != PS_OK)
+    if (ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = f, .n_entries = 2},
+            &fmulti) != PS_OK)
         die("multi");
     compare("file chosen (2 policies checked)", fdirect, fmulti, rounds / 4);
     ps_connector_close(fmulti, PS_CLEAR_ALL);
     ps_connector_close(fdirect, PS_CLEAR_ALL);
-    ps_policy_free(p1);
-    ps_policy_free(p2);
-    ps_policy_free(p3);
+    ps_multi_policy_free(p1);
+    ps_multi_policy_free(p2);
+    ps_multi_policy_free(p3);
     rmdir(tmpl);
     return 0;
 }

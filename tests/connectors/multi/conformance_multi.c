@@ -46,7 +46,9 @@ static ps_status open_multi(void *vctx, ps_connector **out)
     snprintf(ctx->dir, sizeof ctx->dir, "%s/store-%u", ctx->parent, ctx->counter);
     ps_connector_close(ctx->local_keeper, PS_CLEAR_KEEP);
     ctx->local_keeper = NULL;
-    ps_status st = ps_local_connector_open(store_id, &ctx->local_keeper);
+    ps_status st = ps_local_connector_open(
+        &(ps_local_options){.version = PS_LOCAL_OPTIONS_VERSION, .store_id = store_id},
+        &ctx->local_keeper);
     if (st != PS_OK)
         return st;
     char json[8192];
@@ -101,16 +103,14 @@ static ps_status cleared_multi(void *vctx, const ps_key *const *keys, size_t n, 
         ps_status st = ps_multi_key_connector_name(keys[i], &name);
         if (st != PS_OK)
             return st;
-        ps_key *inner = NULL;
-        st = ps_multi_key_inner(keys[i], &inner);
-        if (st != PS_OK)
-            return st;
+        const ps_key *inner = ps_multi_key_inner(keys[i]);
+        if (inner == NULL)
+            return PS_EINVAL;
         bool ex = false;
         if (strcmp(name, "small") == 0)
             st = ps_connector_exists(ctx->local_keeper, inner, &ex);
         else if (strcmp(name, "medium") == 0)
             st = ps_connector_exists(ctx->redis_keeper, inner, &ex);
-        ps_key_free(inner);
         if (st != PS_OK)
             return st;
         if (ex)

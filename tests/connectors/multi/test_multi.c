@@ -35,10 +35,10 @@ static ps_connector *new_local(void)
     return c;
 }
 
-static ps_policy *policy(const char *json)
+static ps_multi_policy *policy(const char *json)
 {
-    ps_policy *p = NULL;
-    PS_ASSERT_OK(ps_policy_from_json(json, &p));
+    ps_multi_policy *p = NULL;
+    PS_ASSERT_OK(ps_multi_policy_from_json(json, &p));
     return p;
 }
 
@@ -46,12 +46,14 @@ static ps_policy *policy(const char *json)
  * policies (JSON). */
 static ps_connector *two_locals(const char *p1, const char *p2)
 {
-    ps_policy *a = policy(p1), *b = policy(p2);
+    ps_multi_policy *a = policy(p1), *b = policy(p2);
     ps_multi_entry e[2] = {{"c1", new_local(), a}, {"c2", new_local(), b}};
     ps_connector *m = NULL;
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(a);
-    ps_policy_free(b);
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
+    ps_multi_policy_free(a);
+    ps_multi_policy_free(b);
     return m;
 }
 
@@ -162,12 +164,37 @@ static void test_priority(void **state)
     PS_ASSERT_OK(ps_connector_put(m, "value", 5, NULL, &k));
     assert_string_equal(ps_key_type(k), "multi");
     assert_string_equal(key_name(k), "c2");
-    ps_key *inner = NULL;
-    PS_ASSERT_OK(ps_multi_key_inner(k, &inner));
+    const ps_key *inner = ps_multi_key_inner(k);
+    assert_non_null(inner);
+    assert_ptr_equal(inner, ps_key_inner(k)); /* borrowed: the key's own */
     assert_string_equal(ps_key_type(inner), "local");
     assert_true(exists(entry_conn(m, "c2"), inner));
     expect(m, k, "value", 5);
-    ps_key_free(inner);
+    /* the same key parsed from its text: parsed once, kept in the key */
+    ps_key *parsed = NULL;
+    PS_ASSERT_OK(ps_key_parse(ps_key_str(k), &parsed));
+    assert_null(ps_key_inner(parsed));
+    const ps_key *pin = ps_multi_key_inner(parsed);
+    assert_non_null(pin);
+    assert_ptr_equal(ps_multi_key_inner(parsed), pin);
+    assert_true(ps_key_equal(pin, inner));
+    expect(m, parsed, "value", 5);
+    /* a copy of a parsed key does not share the parsed inner key */
+    ps_key *copy = NULL;
+    PS_ASSERT_OK(ps_key_dup(parsed, &copy));
+    ps_key_free(parsed);
+    const ps_key *cin = ps_multi_key_inner(copy);
+    assert_non_null(cin);
+    assert_true(ps_key_equal(cin, inner));
+    ps_key_free(copy);
+    /* a multi key whose second field is not key text */
+    ps_key *bad = NULL;
+    PS_ASSERT_OK(ps_key_parse("multi:c2/not-a-key", &bad));
+    assert_null(ps_multi_key_inner(bad));
+    assert_non_null(strstr(ps_last_error(), "inner key"));
+    ps_bytes b = PS_BYTES_INIT;
+    PS_ASSERT_STATUS(ps_connector_get(m, bad, &b), PS_EINVAL);
+    ps_key_free(bad);
     ps_key_free(k);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
 }
@@ -571,25 +598,53 @@ static void test_c_api(void **state)
 {
     (void)state;
     ps_connector *l1 = new_local(), *l2 = new_local();
-    ps_policy *p = policy("{\"host_pattern\": \"never-this-host\", \"priority\": 10}");
+    ps_multi_policy *p = policy("{\"host_pattern\": \"never-this-host\", \"priority\": 10}");
     ps_multi_entry e[2] = {{"remote", l1, p}, {"here", l2, NULL}};
     ps_connector *m = (ps_connector *)&e;
     /* refusals leave the connectors with the caller */
     ps_multi_entry dup[2] = {{"x", l1, NULL}, {"x", l2, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(dup, 2, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = dup, .n_entries = 2},
+                         &m),
+                     PS_EINVAL);
     assert_null(m);
     ps_multi_entry same[2] = {{"x", l1, NULL}, {"y", l1, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(same, 2, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = same, .n_entries = 2},
+                         &m),
+                     PS_EINVAL);
     ps_multi_entry noconn[1] = {{"x", NULL, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(noconn, 1, &m), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(&(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION,
+                                                    .entries = noconn,
+                                                    .n_entries = 1},
+                                &m),
+        PS_EINVAL);
     ps_multi_entry noname[1] = {{"", l1, NULL}};
-    PS_ASSERT_STATUS(ps_multi_connector_open(noname, 1, &m), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_connector_open(NULL, 1, &m), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_connector_open(e, 2, NULL), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(&(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION,
+                                                    .entries = noname,
+                                                    .n_entries = 1},
+                                &m),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(ps_multi_connector_open(
+                         &(ps_multi_options){
+                             .version = PS_MULTI_OPTIONS_VERSION, .entries = NULL, .n_entries = 1},
+                         &m),
+                     PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+            NULL),
+        PS_EINVAL);
 
     setenv("PROXYSTORE_HOSTNAME", "this-host", 1);
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(p); /* copied */
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
+    ps_multi_policy_free(p); /* copied */
     assert_string_equal(ps_connector_kind(m), "multi");
     assert_true(ps_connector_is_threadsafe(m));
     assert_false(ps_connector_is_deferrable(m));
@@ -620,14 +675,16 @@ static void test_c_api(void **state)
     const char *name = NULL;
     PS_ASSERT_STATUS(ps_multi_key_connector_name(lk, &name), PS_EINVAL);
     PS_ASSERT_STATUS(ps_multi_key_connector_name(NULL, &name), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_multi_key_inner(lk, &inner), PS_EINVAL);
-    assert_null(inner);
+    assert_null(ps_multi_key_inner(lk));
+    assert_null(ps_multi_key_inner(NULL));
     ps_key_free(lk);
     PS_ASSERT_OK(ps_connector_close(l3, PS_CLEAR_ALL));
     /* the multi owns l1 and l2 now: closing it closes them (ASan: no leak) */
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
     /* an empty multi */
-    PS_ASSERT_OK(ps_multi_connector_open(NULL, 0, &m));
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = NULL, .n_entries = 0},
+        &m));
     assert_int_equal(ps_multi_connector_count(m), 0);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));
 }
@@ -639,12 +696,16 @@ static void test_batches(void **state)
     char objdir[4200];
     snprintf(objdir, sizeof objdir, "%s/o", dir);
     ps_connector *file = NULL;
-    PS_ASSERT_OK(ps_file_connector_open(objdir, true, &file));
-    ps_policy *small = policy("{\"priority\": 1, \"max_size_bytes\": 3}");
+    PS_ASSERT_OK(ps_file_connector_open(
+        &(ps_file_options){.version = PS_FILE_OPTIONS_VERSION, .store_dir = objdir, .clear = true},
+        &file));
+    ps_multi_policy *small = policy("{\"priority\": 1, \"max_size_bytes\": 3}");
     ps_multi_entry e[2] = {{"small", new_local(), small}, {"file", file, NULL}};
     ps_connector *m = NULL;
-    PS_ASSERT_OK(ps_multi_connector_open(e, 2, &m));
-    ps_policy_free(small);
+    PS_ASSERT_OK(ps_multi_connector_open(
+        &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+        &m));
+    ps_multi_policy_free(small);
     ps_iov items[5] = {{"aaaa", 4}, {"b", 1}, {"cccccc", 6}, {"", 0}, {"ee", 2}};
     ps_key *keys[5];
     PS_ASSERT_OK(ps_connector_put_batch(m, 5, items, NULL, keys));
@@ -702,9 +763,9 @@ static void test_nested(void **state)
     PS_ASSERT_STATUS(ps_connector_put(m, "o", 1, &o, &k3), PS_ENOPOLICY);
     assert_string_equal(key_name(k1), "inner");
     assert_string_equal(key_name(k2), "inner");
-    ps_key *i1 = NULL, *i2 = NULL;
-    PS_ASSERT_OK(ps_multi_key_inner(k1, &i1));
-    PS_ASSERT_OK(ps_multi_key_inner(k2, &i2));
+    const ps_key *i1 = ps_multi_key_inner(k1), *i2 = ps_multi_key_inner(k2);
+    assert_non_null(i1);
+    assert_non_null(i2);
     assert_string_equal(key_name(i1), "gpu");
     assert_string_equal(key_name(i2), "cpu");
     /* "other" fits neither the inner multi's policy nor "rest" (empty subset list) */
@@ -719,8 +780,6 @@ static void test_nested(void **state)
     ps_free(cfg2);
     ps_free(cfg);
     PS_ASSERT_OK(ps_connector_close(m2, PS_CLEAR_KEEP));
-    ps_key_free(i1);
-    ps_key_free(i2);
     ps_key_free(k1);
     ps_key_free(k2);
     PS_ASSERT_OK(ps_connector_close(m, PS_CLEAR_ALL));

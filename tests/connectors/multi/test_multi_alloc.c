@@ -110,22 +110,24 @@ static ps_status op_c_api(void)
 {
     ps_status st = PS_OK;
     ps_connector *l1 = NULL, *l2 = NULL, *m = NULL;
-    ps_policy *p = NULL;
+    ps_multi_policy *p = NULL;
     ps_key *k = NULL;
     STEP(ps_local_connector_open(NULL, &l1));
     STEP(ps_local_connector_open(NULL, &l2));
-    STEP(ps_policy_new(&p));
-    STEP(ps_policy_add_host_pattern(p, "h[0-9]"));
-    STEP(ps_policy_add_subset_tag(p, "x"));
+    STEP(ps_multi_policy_new(&p));
+    STEP(ps_multi_policy_add_host_pattern(p, "h[0-9]"));
+    STEP(ps_multi_policy_add_subset_tag(p, "x"));
     if (st == PS_OK) {
         ps_multi_entry e[2] = {{"one", l1, p}, {"two", l2, NULL}};
-        STEP(ps_multi_connector_open(e, 2, &m));
+        STEP(ps_multi_connector_open(
+            &(ps_multi_options){.version = PS_MULTI_OPTIONS_VERSION, .entries = e, .n_entries = 2},
+            &m));
         if (st == PS_OK)
             l1 = l2 = NULL; /* owned by m */
     }
     STEP(ps_connector_put(m, "v", 1, NULL, &k));
     ps_key_free(k);
-    ps_policy_free(p);
+    ps_multi_policy_free(p);
     ps_connector_close(m, PS_CLEAR_ALL);
     ps_connector_close(l1, PS_CLEAR_ALL);
     ps_connector_close(l2, PS_CLEAR_ALL);
@@ -135,22 +137,22 @@ static ps_status op_c_api(void)
 static ps_status op_policy_json(void)
 {
     ps_status st = PS_OK;
-    ps_policy *p = NULL, *q = NULL, *d = NULL;
+    ps_multi_policy *p = NULL, *q = NULL, *d = NULL;
     char *text = NULL;
-    STEP(ps_policy_from_json("{\"priority\": 2, \"host_pattern\": [\"a|b\", \"c.*\"], "
-                             "\"subset_tags\": [\"x\", \"y\"], \"superset_tags\": [\"z\"]}",
-                             &p));
-    STEP(ps_policy_to_json(p, &text));
-    STEP(ps_policy_from_json(text, &q));
-    STEP(ps_policy_dup(q, &d));
-    if (st == PS_OK && !(ps_policy_equal(p, q) && ps_policy_equal(q, d)))
+    STEP(ps_multi_policy_from_json("{\"priority\": 2, \"host_pattern\": [\"a|b\", \"c.*\"], "
+                                   "\"subset_tags\": [\"x\", \"y\"], \"superset_tags\": [\"z\"]}",
+                                   &p));
+    STEP(ps_multi_policy_to_json(p, &text));
+    STEP(ps_multi_policy_from_json(text, &q));
+    STEP(ps_multi_policy_dup(q, &d));
+    if (st == PS_OK && !(ps_multi_policy_equal(p, q) && ps_multi_policy_equal(q, d)))
         fail_msg("policies differ");
     bool v = false;
-    STEP(ps_policy_matches_host(d, "cat", &v));
+    STEP(ps_multi_policy_matches_host(d, "cat", &v));
     ps_free(text);
-    ps_policy_free(p);
-    ps_policy_free(q);
-    ps_policy_free(d);
+    ps_multi_policy_free(p);
+    ps_multi_policy_free(q);
+    ps_multi_policy_free(d);
     return st;
 }
 

@@ -116,18 +116,27 @@ static void test_c_options(void **state)
     o.port = g_port;
     o.db = 1;
     ps_connector *c = NULL;
-    PS_ASSERT_OK(ps_redis_open(&o, &c));
+    PS_ASSERT_OK(ps_redis_connector_open(&o, &c));
     char *j = config_text(c);
     assert_non_null(strstr(j, "\"db\":1"));
     assert_null(strstr(j, "timeout")); /* defaults are left out */
     ps_free(j);
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_ALL));
 
-    PS_ASSERT_STATUS(ps_redis_open(NULL, &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_redis_open(&o, NULL), PS_EINVAL);
+    /* (NULL options are the defaults: localhost:6379, not this test's server.) */
+    PS_ASSERT_STATUS(ps_redis_connector_open(&o, NULL), PS_EINVAL);
     o.version = 99;
-    PS_ASSERT_STATUS(ps_redis_open(&o, &c), PS_EINVAL);
+    c = (ps_connector *)0x1;
+    PS_ASSERT_STATUS(ps_redis_connector_open(&o, &c), PS_EINVAL);
     assert_null(c);
+    assert_non_null(strstr(ps_last_error(), "unknown options version 99"));
+    /* a string that is not UTF-8 is refused with jansson's reason */
+    ps_redis_options_init(&o);
+    o.hostname = g_host;
+    o.port = g_port;
+    o.password = "\xff\xfe";
+    PS_ASSERT_STATUS(ps_redis_connector_open(&o, &c), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "ps_redis_connector_open"));
 }
 
 static void expect_einval(const char *json, const char *needle)

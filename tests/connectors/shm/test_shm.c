@@ -83,8 +83,18 @@ static void test_options(void **state)
     PS_ASSERT_STATUS(
         ps_connector_open("shm", "{\"name\": \"x\", \"dir\": \"/nonexistent/dir\"}", &c), PS_EIO);
     assert_non_null(strstr(ps_last_error(), "/nonexistent/dir"));
-    PS_ASSERT_STATUS(ps_shm_connector_open(NULL, &c), PS_EINVAL);
-    PS_ASSERT_STATUS(ps_shm_connector_open("bad name", &c), PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_shm_connector_open(&(ps_shm_options){.version = PS_SHM_OPTIONS_VERSION,
+                                                .name = NULL,
+                                                .max_objects = PS_SHM_DEFAULT_MAX_OBJECTS},
+                              &c),
+        PS_EINVAL);
+    PS_ASSERT_STATUS(
+        ps_shm_connector_open(&(ps_shm_options){.version = PS_SHM_OPTIONS_VERSION,
+                                                .name = "bad name",
+                                                .max_objects = PS_SHM_DEFAULT_MAX_OBJECTS},
+                              &c),
+        PS_EINVAL);
     assert_null(c);
 
     /* config: name plus the non-default options, in a round trip */
@@ -118,6 +128,27 @@ static void test_options(void **state)
     snprintf(want, sizeof want,
              "{\"kind\":\"shm\",\"options\":{\"dir\":\"%s\",\"name\":\"opts2\"}}", g_dir);
     assert_string_equal(cfg, want);
+    /* the typed open with ps_shm_options_init's defaults writes the same */
+    ps_shm_options so;
+    ps_shm_options_init(&so);
+    so.name = "opts2";
+    so.dir = g_dir;
+    ps_connector *typed = NULL;
+    PS_ASSERT_OK(ps_shm_connector_open(&so, &typed));
+    char *tcfg = NULL;
+    PS_ASSERT_OK(ps_connector_config(typed, &tcfg));
+    assert_string_equal(tcfg, want);
+    ps_free(tcfg);
+    PS_ASSERT_OK(ps_connector_close(typed, PS_CLEAR_KEEP));
+    /* and refuses what the JSON form refuses, plus an unknown version */
+    so.max_objects = 0;
+    PS_ASSERT_STATUS(ps_shm_connector_open(&so, &typed), PS_EINVAL);
+    ps_shm_options_init(&so);
+    so.name = "opts2";
+    so.version = 0;
+    PS_ASSERT_STATUS(ps_shm_connector_open(&so, &typed), PS_EINVAL);
+    assert_non_null(strstr(ps_last_error(), "unknown options version"));
+    assert_null(typed);
     ps_free(cfg);
     PS_ASSERT_OK(ps_connector_close(c, PS_CLEAR_DEFAULT)); /* keeps: clear is false */
     sd = sdir_of("opts2");
