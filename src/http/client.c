@@ -1,5 +1,7 @@
 /*
- * A small HTTP/1.1 client for the endpoint connector (see http.h).
+ * The HTTP client (see http.h): the built-in HTTP/1.1 transport, the
+ * connection pool and fork handling shared with the libcurl transport
+ * (curl.c), and the spare body buffer.
  *
  * Per request, on a pooled connection: one sendmsg (header and body in one
  * call) and usually one recv (status line, header and a small body); a large
@@ -15,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "http/curl.h"
 #include "core/internal.h"
 
 #define HTTP_CONNECT_TIMEOUT_MS 10000LL
@@ -41,14 +45,21 @@
 /* Bodies without a length (chunked, read to EOF) grow by at least this. */
 #define HTTP_GROW_MIN (64 * 1024)
 
+/* A pooled connection: a socket of the built-in transport, or a libcurl
+ * handle (which keeps its own connection). */
 typedef struct http_conn {
-    int fd;
+    int fd;             /* -1 for a libcurl handle */
+    void *curl;         /* the libcurl handle, or NULL */
     pid_t pid;          /* the process that opened it */
     unsigned char *buf; /* received, not consumed yet: buf[pos, end) */
     size_t pos, end, cap;
 } http_conn;
 
 struct ps__http_client {
+    bool curl;     /* libcurl transport */
+    char *base;    /* libcurl: scheme://authority/prefix, the URL of target "" */
+    void *hdr_get; /* libcurl: header lists of GET and POST requests */
+    void *hdr_post;
     char *host;      /* for getaddrinfo (no brackets) */
     char port[8];    /* decimal */
     char *authority; /* Host header: as in the URL */
@@ -148,7 +159,7 @@ static void http_drop_spare(void)
 }
 
 /* A buffer for an `n`-byte body: the spare when it fits, else new memory. */
-static unsigned char *http_body_alloc(size_t n, size_t *cap)
+unsigned char *ps__http_body_alloc(size_t n, size_t *cap)
 {
     if (n >= HTTP_SPARE_MIN - HTTP_SPARE_MIN / 8 && n <= http_spare_max) {
         void *b = NULL;
@@ -204,32 +215,32 @@ static bool http_bad_char(unsigned char ch)
     return ch <= 0x20 || ch >= 0x7f;
 }
 
-ps_status ps__http_client_new(const char *url, long long timeout_ms, const char *auth_header,
-                              size_t pool_max, ps__http_client **out)
+/* The parts of a URL, pointing into it. */
+typedef struct http_url {
+    bool tls;              /* https:// */
+    const char *authority; /* host[:port] as written */
+    size_t alen;
+    const char *host; /* without brackets */
+    size_t hlen;
+    bool v6;
+    unsigned long port;
+    const char *path; /* the prefix, trailing slashes dropped */
+    size_t pathlen;
+} http_url;
+
+/* Host and port of the authority u->authority[0, u->alen). */
+static ps_status http_parse_authority(const char *url, http_url *u)
 {
-    PS__RETURN_IF(url == NULL || out == NULL, PS_EINVAL, "http client: NULL argument");
-    PS__RETURN_IF(strncmp(url, "http://", 7) != 0, PS_EINVAL,
-                  "http client: \"%.200s\" is not an http:// URL", url);
-    PS__RETURN_IF(timeout_ms < 0, PS_EINVAL, "http client: negative timeout");
-    PS__RETURN_IF(auth_header && strpbrk(auth_header, "\r\n"), PS_EINVAL,
-                  "http client: header line contains CR or LF");
-    pthread_once(&http_once, http_init);
-    const char *a = url + 7;
-    size_t alen = strcspn(a, "/?#");
-    PS__RETURN_IF(a[alen] == '?' || a[alen] == '#', PS_EINVAL,
-                  "http client: URL \"%.200s\" may not have a query or fragment", url);
-    const char *path = a + alen;
-    const char *h = a, *p = NULL;
-    size_t hlen = 0, plen = 0;
-    bool v6 = false;
+    const char *a = u->authority, *p = NULL;
+    size_t alen = u->alen, plen = 0;
     PS__RETURN_IF(memchr(a, '@', alen) != NULL, PS_EINVAL,
                   "http client: URL \"%.200s\": user information is not supported", url);
     if (alen > 0 && a[0] == '[') {
         const char *rb = memchr(a, ']', alen);
         PS__RETURN_IF(rb == NULL, PS_EINVAL, "http client: URL \"%.200s\": unclosed '['", url);
-        h = a + 1;
-        hlen = (size_t)(rb - h);
-        v6 = true;
+        u->host = a + 1;
+        u->hlen = (size_t)(rb - u->host);
+        u->v6 = true;
         const char *rest = rb + 1;
         if (rest < a + alen) {
             PS__RETURN_IF(*rest != ':', PS_EINVAL,
@@ -239,59 +250,79 @@ ps_status ps__http_client_new(const char *url, long long timeout_ms, const char 
         }
     } else {
         const char *colon = memchr(a, ':', alen);
-        hlen = colon ? (size_t)(colon - a) : alen;
+        u->host = a;
+        u->hlen = colon ? (size_t)(colon - a) : alen;
         if (colon) {
             p = colon + 1;
             plen = (size_t)(a + alen - p);
         }
     }
-    PS__RETURN_IF(hlen == 0, PS_EINVAL, "http client: URL \"%.200s\" has no host", url);
-    for (size_t i = 0; i < hlen; i++)
-        PS__RETURN_IF(http_bad_char((unsigned char)h[i]) || h[i] == '[' || h[i] == ']', PS_EINVAL,
-                      "http client: URL \"%.200s\": bad character in the host", url);
-    unsigned long port = 80;
-    if (p != NULL) {
-        PS__RETURN_IF(plen == 0 || plen > 5, PS_EINVAL, "http client: URL \"%.200s\": bad port",
+    PS__RETURN_IF(u->hlen == 0, PS_EINVAL, "http client: URL \"%.200s\" has no host", url);
+    for (size_t i = 0; i < u->hlen; i++)
+        PS__RETURN_IF(http_bad_char((unsigned char)u->host[i]) || u->host[i] == '[' ||
+                          u->host[i] == ']',
+                      PS_EINVAL, "http client: URL \"%.200s\": bad character in the host", url);
+    u->port = u->tls ? 443 : 80;
+    if (p == NULL)
+        return PS_OK;
+    PS__RETURN_IF(plen == 0 || plen > 5, PS_EINVAL, "http client: URL \"%.200s\": bad port", url);
+    u->port = 0;
+    for (size_t i = 0; i < plen; i++) {
+        PS__RETURN_IF(p[i] < '0' || p[i] > '9', PS_EINVAL, "http client: URL \"%.200s\": bad port",
                       url);
-        port = 0;
-        for (size_t i = 0; i < plen; i++) {
-            PS__RETURN_IF(p[i] < '0' || p[i] > '9', PS_EINVAL,
-                          "http client: URL \"%.200s\": bad port", url);
-            port = port * 10 + (unsigned long)(p[i] - '0');
-        }
-        PS__RETURN_IF(port == 0 || port > 65535, PS_EINVAL,
-                      "http client: URL \"%.200s\": port out of range", url);
+        u->port = u->port * 10 + (unsigned long)(p[i] - '0');
     }
-    size_t pathlen = strlen(path);
-    while (pathlen > 0 && path[pathlen - 1] == '/')
-        pathlen--;
-    for (size_t i = 0; i < pathlen; i++)
-        PS__RETURN_IF(http_bad_char((unsigned char)path[i]) || path[i] == '?' || path[i] == '#',
+    PS__RETURN_IF(u->port == 0 || u->port > 65535, PS_EINVAL,
+                  "http client: URL \"%.200s\": port out of range", url);
+    return PS_OK;
+}
+
+/* Split "http[s]://authority[/prefix]" (no query, no fragment). */
+static ps_status http_parse_url(const char *url, http_url *u)
+{
+    memset(u, 0, sizeof *u);
+    if (strncmp(url, "https://", 8) == 0)
+        u->tls = true;
+    else
+        PS__RETURN_IF(strncmp(url, "http://", 7) != 0, PS_EINVAL,
+                      "http client: \"%.200s\" is not an http:// or https:// URL", url);
+    u->authority = url + (u->tls ? 8 : 7);
+    u->alen = strcspn(u->authority, "/?#");
+    PS__RETURN_IF(u->authority[u->alen] == '?' || u->authority[u->alen] == '#', PS_EINVAL,
+                  "http client: URL \"%.200s\" may not have a query or fragment", url);
+    PS__FORWARD(http_parse_authority(url, u));
+    u->path = u->authority + u->alen;
+    u->pathlen = strlen(u->path);
+    while (u->pathlen > 0 && u->path[u->pathlen - 1] == '/')
+        u->pathlen--;
+    for (size_t i = 0; i < u->pathlen; i++)
+        PS__RETURN_IF(http_bad_char((unsigned char)u->path[i]) || u->path[i] == '?' ||
+                          u->path[i] == '#',
                       PS_EINVAL,
                       "http client: URL \"%.200s\": bad character in the path (or a query or "
                       "fragment)",
                       url);
+    return PS_OK;
+}
 
-    ps__http_client *c = ps_calloc(1, sizeof *c);
-    if (c == NULL)
+/* libcurl: loaded, the base URL and the header lists built. */
+static ps_status http_curl_setup(ps__http_client *c, const http_url *u)
+{
+    PS__FORWARD(ps__http_curl_ready());
+    size_t n = 8 + strlen(c->authority) + strlen(c->prefix) + 1;
+    c->base = ps_malloc(n);
+    c->hdr_get = ps__http_curl_headers(c->auth, false, NULL);
+    c->hdr_post = ps__http_curl_headers(c->auth, true, NULL);
+    if (c->base == NULL || c->hdr_get == NULL || c->hdr_post == NULL)
         return PS__ENOMEM("http client");
-    pthread_mutex_init(&c->lock, NULL);
-    c->timeout_ms = timeout_ms;
-    c->pool_max = pool_max;
-    snprintf(c->port, sizeof c->port, "%lu", port);
-    c->host = http_strndup(h, hlen);
-    c->authority = http_strndup(a, alen);
-    c->prefix = http_strndup(path, pathlen);
-    c->origin = ps_malloc(hlen + 16);
-    c->pool = ps_calloc(pool_max ? pool_max : 1, sizeof *c->pool);
-    if (auth_header)
-        c->auth = http_strndup(auth_header, strlen(auth_header));
-    if (c->host == NULL || c->authority == NULL || c->prefix == NULL || c->origin == NULL ||
-        c->pool == NULL || (auth_header && c->auth == NULL)) {
-        ps__http_client_free(c);
-        return PS__ENOMEM("http client");
-    }
-    snprintf(c->origin, hlen + 16, "%s%s%s:%lu", v6 ? "[" : "", c->host, v6 ? "]" : "", port);
+    snprintf(c->base, n, "%s://%s%s", u->tls ? "https" : "http", c->authority, c->prefix);
+    c->curl = true;
+    return PS_OK;
+}
+
+/* Put a new client on the list of live clients (fork handling, spare). */
+static void http_register(ps__http_client *c)
+{
     pthread_mutex_lock(&http_spare_lock);
     http_clients++;
     c->next = http_all;
@@ -300,6 +331,51 @@ ps_status ps__http_client_new(const char *url, long long timeout_ms, const char 
     http_all = c;
     c->counted = true;
     pthread_mutex_unlock(&http_spare_lock);
+}
+
+ps_status ps__http_client_new(const char *url, const ps__http_options *opts, ps__http_client **out)
+{
+    static const ps__http_options defaults = {.pool_max = 16};
+    const ps__http_options *o = opts ? opts : &defaults;
+    PS__RETURN_IF(url == NULL || out == NULL, PS_EINVAL, "http client: NULL argument");
+    PS__RETURN_IF(o->timeout_ms < 0, PS_EINVAL, "http client: negative timeout");
+    PS__RETURN_IF(o->auth_header && strpbrk(o->auth_header, "\r\n"), PS_EINVAL,
+                  "http client: header line contains CR or LF");
+    PS__RETURN_IF(o->transport != PS__HTTP_AUTO && o->transport != PS__HTTP_CURL, PS_EINVAL,
+                  "http client: unknown transport %d", (int)o->transport);
+    pthread_once(&http_once, http_init);
+    http_url u;
+    PS__FORWARD(http_parse_url(url, &u));
+
+    ps__http_client *c = ps_calloc(1, sizeof *c);
+    if (c == NULL)
+        return PS__ENOMEM("http client");
+    pthread_mutex_init(&c->lock, NULL);
+    c->timeout_ms = o->timeout_ms;
+    c->pool_max = o->pool_max;
+    snprintf(c->port, sizeof c->port, "%lu", u.port);
+    c->host = http_strndup(u.host, u.hlen);
+    c->authority = http_strndup(u.authority, u.alen);
+    c->prefix = http_strndup(u.path, u.pathlen);
+    c->origin = ps_malloc(u.hlen + 16);
+    c->pool = ps_calloc(o->pool_max ? o->pool_max : 1, sizeof *c->pool);
+    if (o->auth_header)
+        c->auth = http_strndup(o->auth_header, strlen(o->auth_header));
+    if (c->host == NULL || c->authority == NULL || c->prefix == NULL || c->origin == NULL ||
+        c->pool == NULL || (o->auth_header && c->auth == NULL)) {
+        ps__http_client_free(c);
+        return PS__ENOMEM("http client");
+    }
+    snprintf(c->origin, u.hlen + 16, "%s%s%s:%lu", u.v6 ? "[" : "", c->host, u.v6 ? "]" : "",
+             u.port);
+    if (u.tls || o->transport == PS__HTTP_CURL) {
+        ps_status st = http_curl_setup(c, &u);
+        if (st != PS_OK) {
+            ps__http_client_free(c);
+            return st;
+        }
+    }
+    http_register(c);
     *out = c;
     return PS_OK;
 }
@@ -308,8 +384,10 @@ static void http_conn_close(http_conn *k)
 {
     if (k == NULL)
         return;
-    /* close(), never shutdown(): after fork the parent shares the socket. */
-    close(k->fd);
+    if (k->curl != NULL)
+        ps__http_curl_handle_free(k->curl, k->pid != http_self());
+    else
+        close(k->fd); /* close(), never shutdown(): after fork the parent shares the socket */
     ps_free(k->buf);
     ps_free(k);
 }
@@ -337,6 +415,9 @@ void ps__http_client_free(ps__http_client *c)
     for (size_t i = 0; i < c->npool; i++)
         http_conn_close(c->pool[i]);
     pthread_mutex_destroy(&c->lock);
+    ps__http_curl_headers_free(c->hdr_get);
+    ps__http_curl_headers_free(c->hdr_post);
+    ps_free(c->base);
     ps_free(c->pool);
     ps_free(c->host);
     ps_free(c->authority);
@@ -820,6 +901,7 @@ typedef struct http_head {
     int minor; /* HTTP/1.minor */
     bool has_length, chunked, close, keep_alive;
     unsigned long long length;
+    char content_type[128];
 } http_head;
 
 /* Content-Length: digits, possibly a list of equal values. */
@@ -908,6 +990,10 @@ static ps_status http_read_head(http_ctx *x, http_head *h)
             else if (!http_ieq(v, vn, "identity"))
                 return ps__seterr(PS_EPROTO, "%s: unsupported Transfer-Encoding \"%s\"",
                                   x->c->origin, http_show(show, sizeof show, v, vn));
+        } else if (http_ieq(line, nl, "content-type")) {
+            size_t m = vn < sizeof h->content_type ? vn : sizeof h->content_type - 1;
+            memcpy(h->content_type, v, m);
+            h->content_type[m] = '\0';
         } else if (http_ieq(line, nl, "connection")) {
             if (http_has_token(v, vn, "close"))
                 h->close = true;
@@ -947,7 +1033,7 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
                             x->c->origin, h.length);
         } else if (h.length > 0) {
             len = (size_t)h.length;
-            body = http_body_alloc(len, &cap);
+            body = ps__http_body_alloc(len, &cap);
             if (body == NULL) {
                 st = ps__seterr(PS_ENOMEM, "out of memory for a %zu-byte response body from %s",
                                 len, x->c->origin);
@@ -967,6 +1053,7 @@ static ps_status http_read_response(http_ctx *x, bool head_only, ps__http_respon
     *keep =
         !to_eof && (h.minor >= 1 ? !h.close : (h.keep_alive && !h.close)) && x->k->pos == x->k->end;
     resp->status = h.status;
+    memcpy(resp->content_type, h.content_type, sizeof resp->content_type);
     resp->body = body;
     resp->len = len;
     resp->cap = cap ? cap : len;
@@ -982,31 +1069,18 @@ static char *http_put(char *o, const char *s)
     return o + n;
 }
 
-ps_status ps__http_request(ps__http_client *c, const char *method, const char *target,
-                           const void *body, size_t len, ps__http_response *resp)
+/* The request head: request line, Host, the client's auth line, `headers`,
+ * Content-Type and Content-Length when asked, blank line. Written to `buf`
+ * (`bufsz` bytes) when it fits, else to new memory; NULL when out of memory. */
+static char *http_build_head(ps__http_client *c, const char *method, const char *target,
+                             const char *headers, bool post, bool with_length, size_t len,
+                             char *buf, size_t bufsz, size_t *hlen)
 {
-    PS__RETURN_IF(c == NULL || method == NULL || target == NULL || resp == NULL ||
-                      (body == NULL && len > 0),
-                  PS_EINVAL, "http request: bad argument");
-    memset(resp, 0, sizeof *resp);
-    PS__RETURN_IF(target[0] != '/', PS_EINVAL, "http request: target must start with '/'");
-    PS__RETURN_IF(method[0] == '\0', PS_EINVAL, "http request: empty method");
-    for (const char *p = target; *p; p++)
-        PS__RETURN_IF(http_bad_char((unsigned char)*p), PS_EINVAL,
-                      "http request: bad character in the target");
-    for (const char *p = method; *p; p++)
-        PS__RETURN_IF(!http_tchar((unsigned char)*p), PS_EINVAL, "http request: bad method");
-    bool post = strcmp(method, "POST") == 0;
-    bool with_length = post || body != NULL;
-    bool head_only = strcmp(method, "HEAD") == 0;
-
-    /* The request head, built once for both attempts. */
     size_t need = strlen(method) + strlen(c->prefix) + strlen(target) + strlen(c->authority) +
-                  (c->auth ? strlen(c->auth) + 2 : 0) + 128;
-    char stackbuf[1024];
-    char *head = need <= sizeof stackbuf ? stackbuf : ps_malloc(need);
+                  (c->auth ? strlen(c->auth) + 2 : 0) + (headers ? strlen(headers) : 0) + 128;
+    char *head = need <= bufsz ? buf : ps_malloc(need);
     if (head == NULL)
-        return PS__ENOMEM("http request");
+        return NULL;
     char *o = head;
     o = http_put(o, method);
     *o++ = ' ';
@@ -1019,14 +1093,54 @@ ps_status ps__http_request(ps__http_client *c, const char *method, const char *t
         o = http_put(o, c->auth);
         o = http_put(o, "\r\n");
     }
+    if (headers)
+        o = http_put(o, headers);
     if (with_length) {
         if (post)
             o = http_put(o, "Content-Type: application/octet-stream\r\n");
         o += snprintf(o, 48, "Content-Length: %zu\r\n", len);
     }
     o = http_put(o, "\r\n");
-    size_t hlen = (size_t)(o - head);
+    *hlen = (size_t)(o - head);
+    return head;
+}
 
+/* One exchange on `k`: send, read the response. *keep: `k` may be reused. */
+static ps_status http_exchange(http_ctx *x, const char *head, size_t hlen, const void *body,
+                               size_t len, bool head_only, ps__http_response *resp, bool *keep)
+{
+    ps_status st = http_send(x, head, hlen, body, len);
+    if (st == PS_OK)
+        return http_read_response(x, head_only, resp, keep);
+    if (st == PS_ETIMEDOUT)
+        return st;
+    /* The server may have answered (say, 413) and closed before taking the
+     * whole body: use its answer when there is one. */
+    char why[PS__ERRMSG_SIZE];
+    snprintf(why, sizeof why, "%s", ps_last_error());
+    bool retryable = x->retryable;
+    if (http_read_response(x, head_only, resp, keep) == PS_OK) {
+        *keep = false;
+        return PS_OK;
+    }
+    x->retryable = retryable && !x->got_any;
+    return ps__seterr(st, "%s", why);
+}
+
+/* The built-in transport: on a pooled connection, and once more on a fresh
+ * one when the pooled one turns out to have been closed by the server. */
+static ps_status http_builtin_request(ps__http_client *c, const char *method, const char *target,
+                                      const char *headers, const void *body, size_t len,
+                                      ps__http_response *resp)
+{
+    bool post = strcmp(method, "POST") == 0;
+    bool head_only = strcmp(method, "HEAD") == 0;
+    char stackbuf[1024];
+    size_t hlen = 0;
+    char *head = http_build_head(c, method, target, headers, post, post || body != NULL, len,
+                                 stackbuf, sizeof stackbuf, &hlen);
+    if (head == NULL)
+        return PS__ENOMEM("http request");
     ps_status st = PS_OK;
     for (int attempt = 0;; attempt++) {
         http_conn *k = attempt == 0 ? http_take(c) : NULL;
@@ -1037,23 +1151,7 @@ ps_status ps__http_request(ps__http_client *c, const char *method, const char *t
             atomic_fetch_add_explicit(&c->reuses, 1, memory_order_relaxed);
         http_ctx x = {.c = c, .k = k};
         bool keep = false;
-        st = http_send(&x, head, hlen, body, len);
-        if (st == PS_OK) {
-            st = http_read_response(&x, head_only, resp, &keep);
-        } else if (st != PS_ETIMEDOUT) {
-            /* The server may have answered (say, 413) and closed before
-             * taking the whole body: use its answer when there is one. */
-            char why[PS__ERRMSG_SIZE];
-            snprintf(why, sizeof why, "%s", ps_last_error());
-            bool retryable = x.retryable;
-            if (http_read_response(&x, head_only, resp, &keep) == PS_OK) {
-                st = PS_OK;
-                keep = false;
-            } else {
-                x.retryable = retryable && !x.got_any;
-                ps__seterr(st, "%s", why);
-            }
-        }
+        st = http_exchange(&x, head, hlen, body, len, head_only, resp, &keep);
         if (st == PS_OK) {
             if (keep)
                 http_give(c, k);
@@ -1070,4 +1168,157 @@ ps_status ps__http_request(ps__http_client *c, const char *method, const char *t
     if (head != stackbuf)
         ps_free(head);
     return st;
+}
+
+/* A pooled libcurl handle, or a new one. */
+static ps_status http_curl_take(ps__http_client *c, http_conn **out)
+{
+    http_conn *k = http_take(c);
+    if (k != NULL) {
+        atomic_fetch_add_explicit(&c->reuses, 1, memory_order_relaxed);
+        *out = k;
+        return PS_OK;
+    }
+    k = ps_calloc(1, sizeof *k);
+    if (k == NULL)
+        return PS__ENOMEM("http connection");
+    k->fd = -1;
+    k->pid = http_self();
+    k->curl = ps__http_curl_handle_new(c->timeout_ms);
+    if (k->curl == NULL) {
+        ps_free(k);
+        return PS__ENOMEM("libcurl handle");
+    }
+    atomic_fetch_add_explicit(&c->connects, 1, memory_order_relaxed);
+    *out = k;
+    return PS_OK;
+}
+
+/* The libcurl transport. */
+static ps_status http_curl_request(ps__http_client *c, const char *method, const char *target,
+                                   const char *headers, const void *body, size_t len,
+                                   ps__http_response *resp)
+{
+    bool post = strcmp(method, "POST") == 0;
+    void *extra = NULL;
+    if (headers != NULL && *headers != '\0') {
+        extra = ps__http_curl_headers(c->auth, post, headers);
+        if (extra == NULL)
+            return PS__ENOMEM("request headers");
+    }
+    size_t n = strlen(c->base) + strlen(target) + 1;
+    char *url = ps_malloc(n);
+    http_conn *k = NULL;
+    ps_status st = url ? http_curl_take(c, &k) : PS__ENOMEM("request URL");
+    if (st == PS_OK) {
+        snprintf(url, n, "%s%s", c->base, target);
+        void *hdrs = extra ? extra : post ? c->hdr_post : c->hdr_get;
+        st = ps__http_curl_perform(k->curl, c->origin, url, method, hdrs, body, len, resp);
+        http_give(c, k);
+    }
+    ps_free(url);
+    ps__http_curl_headers_free(extra);
+    return st;
+}
+
+/* "Name: value\r\n"..., each line a token, a colon, no bare CR or LF. */
+static bool http_headers_ok(const char *h)
+{
+    while (*h != '\0') {
+        size_t name = 0;
+        while (http_tchar((unsigned char)h[name]))
+            name++;
+        if (name == 0 || h[name] != ':')
+            return false;
+        const char *v = h + name + 1;
+        size_t n = strcspn(v, "\r\n");
+        if (v[n] != '\r' || v[n + 1] != '\n')
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+                return false;
+        h = v + n + 2;
+    }
+    return true;
+}
+
+ps_status ps__http_request_hdr(ps__http_client *c, const char *method, const char *target,
+                               const char *headers, const void *body, size_t len,
+                               ps__http_response *resp)
+{
+    PS__RETURN_IF(c == NULL || method == NULL || target == NULL || resp == NULL ||
+                      (body == NULL && len > 0),
+                  PS_EINVAL, "http request: bad argument");
+    memset(resp, 0, sizeof *resp);
+    PS__RETURN_IF(target[0] != '/', PS_EINVAL, "http request: target must start with '/'");
+    PS__RETURN_IF(method[0] == '\0', PS_EINVAL, "http request: empty method");
+    for (const char *p = target; *p; p++)
+        PS__RETURN_IF(http_bad_char((unsigned char)*p), PS_EINVAL,
+                      "http request: bad character in the target");
+    for (const char *p = method; *p; p++)
+        PS__RETURN_IF(!http_tchar((unsigned char)*p), PS_EINVAL, "http request: bad method");
+    PS__RETURN_IF(headers != NULL && !http_headers_ok(headers), PS_EINVAL,
+                  "http request: header lines must be \"Name: value\\r\\n\"...");
+    if (c->curl)
+        return http_curl_request(c, method, target, headers, body, len, resp);
+    return http_builtin_request(c, method, target, headers, body, len, resp);
+}
+
+ps_status ps__http_request(ps__http_client *c, const char *method, const char *target,
+                           const void *body, size_t len, ps__http_response *resp)
+{
+    return ps__http_request_hdr(c, method, target, NULL, body, len, resp);
+}
+
+/* Write `v` percent-encoded as curl_easy_escape does; returns the end.
+ * `o` has room for 3 * strlen(v). */
+static char *http_escape_to(char *o, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        unsigned char ch = *p;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+    }
+    return o;
+}
+
+ps_status ps__http_target(char **out, const char *path, ...)
+{
+    PS__RETURN_IF(out == NULL || path == NULL, PS_EINVAL, "http target: NULL argument");
+    size_t cap = strlen(path) + 1;
+    va_list ap;
+    va_start(ap, path);
+    for (const char *name; (name = va_arg(ap, const char *)) != NULL;) {
+        const char *value = va_arg(ap, const char *);
+        if (value != NULL)
+            cap += 2 + strlen(name) + 3 * strlen(value);
+    }
+    va_end(ap);
+    char *t = ps_malloc(cap);
+    if (t == NULL)
+        return PS__ENOMEM("request target");
+    char *o = http_put(t, path);
+    char sep = '?';
+    va_start(ap, path);
+    for (const char *name; (name = va_arg(ap, const char *)) != NULL;) {
+        const char *value = va_arg(ap, const char *);
+        if (value == NULL)
+            continue;
+        *o++ = sep;
+        o = http_put(o, name);
+        *o++ = '=';
+        o = http_escape_to(o, value);
+        sep = '&';
+    }
+    va_end(ap);
+    *o = '\0';
+    *out = t;
+    return PS_OK;
 }
