@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "config.h"
 #include "core/internal.h"
 #include "manage.h"
@@ -490,7 +488,6 @@ int main(int argc, char **argv)
     }
     ep_log_set_level(level);
     ep_cli_set_level(level);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *cmd = argv[i];
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
@@ -528,6 +525,5 @@ int main(int argc, char **argv)
     } else {
         rc = usage_error("No such command '%s'.", cmd);
     }
-    curl_global_cleanup();
     return rc;
 }

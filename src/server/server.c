@@ -59,6 +59,7 @@ struct ep_server {
     char *token_header; /* "Bearer <token>" or NULL */
     ep_peer *peers;
     size_t npeers;
+    ep_forwarder *fwd; /* HTTP clients of the peers */
     unsigned timeout;
     int port;
     char deferred; /* its address marks requests answered on the next call */
@@ -152,21 +153,61 @@ static enum MHD_Result reply_failure(struct MHD_Connection *c, ps_status st, con
 
 /* ---- forwarding ------------------------------------------------------------- */
 
+/* A peer's response body, given to libmicrohttpd without a copy. */
+typedef struct fwd_body {
+    void *data;
+    size_t cap;
+} fwd_body;
+
+static void fwd_body_free(void *cls)
+{
+    fwd_body *b = cls;
+    ps__http_body_release(b->data, b->cap);
+    ps_free(b);
+}
+
+static enum MHD_Result reply_peer(struct MHD_Connection *c, ps__http_response *pr)
+{
+    unsigned code = pr->status >= 100 && pr->status <= 599 ? (unsigned)pr->status : 502u;
+    const char *type = pr->content_type[0] ? pr->content_type : NULL;
+    fwd_body *b = pr->body ? ps_malloc(sizeof *b) : NULL;
+    if (b == NULL) {
+        enum MHD_Result ret = pr->body == NULL
+                                  ? reply_copy(c, code, type, "", 0)
+                                  : reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        ps__http_body_release(pr->body, pr->cap);
+        return ret;
+    }
+    b->data = pr->body;
+    b->cap = pr->cap;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback_cls(pr->len, b->data, fwd_body_free, b);
+    if (r == NULL) {
+        fwd_body_free(b);
+        return MHD_NO;
+    }
+    if (type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result forward(ep_server *s, struct MHD_Connection *c, req *r)
 {
-    ep_fwd_reply fr;
-    ps_status st = ep_forward(r->peer->url, routes[r->route].path, r->route >= R_SET, r->key,
-                              r->peer->uuid, r->auth, r->body, s->timeout, &fr);
+    ps__http_response pr;
+    size_t i = (size_t)(r->peer - s->peers);
+    ps_status st = ep_forward(s->fwd, i, routes[r->route].path, r->route >= R_SET, r->key, r->auth,
+                              r->body, &pr);
     if (st != PS_OK) {
         char msg[1200];
         snprintf(msg, sizeof msg, "Request to peer %s failed: %s", r->peer->uuid, ps_last_error());
         ep_log(EP_LOG_WARNING, "%s", msg);
         return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
     }
-    ep_log(EP_LOG_DEBUG, "forwarded %s to peer %s: HTTP %ld", routes[r->route].path, r->peer->uuid,
-           fr.status);
-    unsigned code = fr.status >= 100 && fr.status <= 599 ? (unsigned)fr.status : 502u;
-    return reply_buf(c, code, fr.content_type, fr.body);
+    ep_log(EP_LOG_DEBUG, "forwarded %s to peer %s: HTTP %d", routes[r->route].path, r->peer->uuid,
+           pr.status);
+    return reply_peer(c, &pr);
 }
 
 /* ---- local operations ---------------------------------------------------------- */
@@ -520,6 +561,7 @@ static void server_free(ep_server *s)
 {
     if (s == NULL)
         return;
+    ep_forwarder_free(s->fwd);
     for (size_t i = 0; i < s->npeers; i++)
         ps_free(s->peers[i].url);
     ps_free(s->peers);
@@ -597,6 +639,8 @@ ps_status ep_server_start(const ep_server_options *o, ep_server **out)
                 s->peers[i].url[--ul] = '\0';
         }
     }
+    if (ep_forwarder_new(s->peers, s->npeers, s->timeout, &s->fwd) != PS_OK)
+        goto oom;
     unsigned threads = o->threads;
     if (threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
