@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "http/client_impl.h"
 #include "http/curl.h"
 #include "core/internal.h"
 

@@ -53,8 +53,4 @@ ps_status ps__http_curl_perform(void *h, const char *origin, const char *url, co
                                 void *headers, const void *body, size_t len,
                                 ps__http_response *resp);
 
-/* A body buffer of `n` bytes (the spare body buffer when it fits), its size
- * in *cap; NULL when out of memory. Defined in client.c. */
-unsigned char *ps__http_body_alloc(size_t n, size_t *cap);
-
 #endif
