@@ -71,44 +71,118 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 /* ---- configure ---------------------------------------------------------------------- */
 
+enum configure_opt {
+    C_HOST = 256,
+    C_PORT,
+    C_RELAY,
+    C_RAUTH,
+    C_NO_RAUTH,
+    C_RSERVER,
+    C_NO_RSERVER,
+    C_CHANNELS,
+    C_PERSIST,
+    C_NO_PERSIST,
+    C_MOS,
+    C_MEM,
+    C_DUMP,
+    C_TOKEN,
+    C_PEER
+};
+
+static const struct option configure_opts[] = {
+    {"host", required_argument, NULL, C_HOST},
+    {"port", required_argument, NULL, C_PORT},
+    {"relay-address", required_argument, NULL, C_RELAY},
+    {"relay-auth", no_argument, NULL, C_RAUTH},
+    {"no-relay-auth", no_argument, NULL, C_NO_RAUTH},
+    {"relay-server", no_argument, NULL, C_RSERVER},
+    {"no-relay-server", no_argument, NULL, C_NO_RSERVER},
+    {"peer-channels", required_argument, NULL, C_CHANNELS},
+    {"persist", no_argument, NULL, C_PERSIST},
+    {"no-persist", no_argument, NULL, C_NO_PERSIST},
+    {"max-object-size", required_argument, NULL, C_MOS},
+    {"max-memory", required_argument, NULL, C_MEM},
+    {"dump-dir", required_argument, NULL, C_DUMP},
+    {"token", required_argument, NULL, C_TOKEN},
+    {"peer", required_argument, NULL, C_PEER},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options return -1 to go on, else the exit code. */
+#define GO_ON (-1)
+
+/* The relay options (accepted and written, not used: no relay peering). */
+static int configure_relay_option(ep_configure_args *a, int opt, const char *arg)
+{
+    switch (opt) {
+    case C_RELAY:
+        a->relay_address = arg;
+        return GO_ON;
+    case C_RAUTH:
+    case C_NO_RAUTH:
+        a->relay_auth = opt == C_RAUTH;
+        return GO_ON;
+    case C_RSERVER:
+    case C_NO_RSERVER:
+        a->relay_server = opt == C_RSERVER;
+        return GO_ON;
+    case C_CHANNELS:
+        if (parse_long(arg, -1000000, 1000000, &a->peer_channels) != 0)
+            return usage_error("Invalid value for '--peer-channels': '%s' is not a valid integer.",
+                               arg);
+        return GO_ON;
+    default:
+        return 2;
+    }
+}
+
+/* One option of `configure`; `peers` holds the --peer arguments. */
+static int configure_option(ep_configure_args *a, const char **peers, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case C_HOST:
+        a->host = arg;
+        return GO_ON;
+    case C_PORT:
+        if (parse_long(arg, 1, 65535, &v) != 0) {
+            ep_say(EP_LOG_ERROR, "Port must be in range [1, 65535].");
+            return 1;
+        }
+        a->port = (int)v;
+        return GO_ON;
+    case C_PERSIST:
+    case C_NO_PERSIST:
+        a->persist = opt == C_PERSIST;
+        return GO_ON;
+    case C_MOS:
+        a->max_object_size = arg;
+        return GO_ON;
+    case C_MEM:
+        a->max_memory = arg;
+        return GO_ON;
+    case C_DUMP:
+        a->dump_dir = arg;
+        return GO_ON;
+    case C_TOKEN:
+        a->token = arg;
+        return GO_ON;
+    case C_PEER:
+        if (a->npeers >= 64)
+            return usage_error("at most 64 peers%s", NULL);
+        peers[a->npeers++] = arg;
+        return GO_ON;
+    case 'h':
+        fputs(usage_text, stdout);
+        return 0;
+    default:
+        return configure_relay_option(a, opt, arg);
+    }
+}
+
 static int cmd_configure(int argc, char **argv)
 {
-    enum {
-        O_HOST = 256,
-        O_PORT,
-        O_RELAY,
-        O_RAUTH,
-        O_NO_RAUTH,
-        O_RSERVER,
-        O_NO_RSERVER,
-        O_CHANNELS,
-        O_PERSIST,
-        O_NO_PERSIST,
-        O_MOS,
-        O_MEM,
-        O_DUMP,
-        O_TOKEN,
-        O_PEER
-    };
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT},
-        {"relay-address", required_argument, NULL, O_RELAY},
-        {"relay-auth", no_argument, NULL, O_RAUTH},
-        {"no-relay-auth", no_argument, NULL, O_NO_RAUTH},
-        {"relay-server", no_argument, NULL, O_RSERVER},
-        {"no-relay-server", no_argument, NULL, O_NO_RSERVER},
-        {"peer-channels", required_argument, NULL, O_CHANNELS},
-        {"persist", no_argument, NULL, O_PERSIST},
-        {"no-persist", no_argument, NULL, O_NO_PERSIST},
-        {"max-object-size", required_argument, NULL, O_MOS},
-        {"max-memory", required_argument, NULL, O_MEM},
-        {"dump-dir", required_argument, NULL, O_DUMP},
-        {"token", required_argument, NULL, O_TOKEN},
-        {"peer", required_argument, NULL, O_PEER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     ep_configure_args a;
     memset(&a, 0, sizeof a);
     a.port = -1;
@@ -116,71 +190,11 @@ static int cmd_configure(int argc, char **argv)
     a.relay_server = true;
     a.peer_channels = 1;
     const char *peers[64];
-    long v;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_HOST:
-            a.host = optarg;
-            break;
-        case O_PORT:
-            if (parse_long(optarg, 1, 65535, &v) != 0) {
-                ep_say(EP_LOG_ERROR, "Port must be in range [1, 65535].");
-                return 1;
-            }
-            a.port = (int)v;
-            break;
-        case O_RELAY:
-            a.relay_address = optarg;
-            break;
-        case O_RAUTH:
-            a.relay_auth = true;
-            break;
-        case O_NO_RAUTH:
-            a.relay_auth = false;
-            break;
-        case O_RSERVER:
-            a.relay_server = true;
-            break;
-        case O_NO_RSERVER:
-            a.relay_server = false;
-            break;
-        case O_CHANNELS:
-            if (parse_long(optarg, -1000000, 1000000, &a.peer_channels) != 0)
-                return usage_error("Invalid value for '--peer-channels': '%s' is not a valid "
-                                   "integer.",
-                                   optarg);
-            break;
-        case O_PERSIST:
-            a.persist = true;
-            break;
-        case O_NO_PERSIST:
-            a.persist = false;
-            break;
-        case O_MOS:
-            a.max_object_size = optarg;
-            break;
-        case O_MEM:
-            a.max_memory = optarg;
-            break;
-        case O_DUMP:
-            a.dump_dir = optarg;
-            break;
-        case O_TOKEN:
-            a.token = optarg;
-            break;
-        case O_PEER:
-            if (a.npeers >= 64)
-                return usage_error("at most 64 peers%s", NULL);
-            peers[a.npeers++] = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+    int opt, rc = GO_ON;
+    while (rc == GO_ON && (opt = getopt_long(argc, argv, "h", configure_opts, NULL)) != -1)
+        rc = configure_option(&a, peers, opt, optarg);
+    if (rc != GO_ON)
+        return rc;
     if (optind + 1 != argc)
         return usage_error("configure takes exactly one NAME%s", NULL);
     a.name = argv[optind];
@@ -260,9 +274,6 @@ typedef struct serve_cli {
     const char *storage; /* --storage, or NULL */
 } serve_cli;
 
-/* Options return -1 to go on, else the exit code. */
-#define SERVE_GO_ON (-1)
-
 /* --peer UUID=URL */
 static int serve_add_peer(serve_cli *sc, const char *arg)
 {
@@ -274,7 +285,7 @@ static int serve_add_peer(serve_cli *sc, const char *arg)
     if (sc->peers[sc->npeers].url == NULL)
         return 1;
     sc->npeers++;
-    return SERVE_GO_ON;
+    return GO_ON;
 }
 
 /* The storage options. */
@@ -284,21 +295,21 @@ static int serve_storage_option(serve_cli *sc, int opt, const char *arg)
     switch (opt) {
     case O_STORAGE:
         sc->storage = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_DB:
         so->database_path = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_MOS:
         if (ep_parse_size(arg, &so->max_object_size) != PS_OK)
             return usage_error("--max-object-size: %s", ps_last_error());
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_MEM:
         if (ep_parse_size(arg, &so->max_size) != PS_OK)
             return usage_error("--max-memory: %s", ps_last_error());
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_DUMP:
         so->dump_dir = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     default:
         return 2;
     }
@@ -313,22 +324,22 @@ static int serve_limit_option(serve_cli *sc, int opt, const char *arg)
         if (parse_long(arg, 0, 65535, &v) != 0)
             return usage_error("--port %s: expected 0 to 65535", arg);
         sc->p.server.port = (int)v;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_THREADS:
         if (parse_long(arg, 1, 1024, &v) != 0)
             return usage_error("--threads %s: expected 1 to 1024", arg);
         sc->p.server.threads = (unsigned)v;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_TIMEOUT:
         if (parse_long(arg, 1, 86400, &v) != 0)
             return usage_error("--timeout %s: expected 1 to 86400 seconds", arg);
         sc->p.server.timeout = (unsigned)v;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_MAXCONN:
         if (parse_long(arg, 1, 1000000, &v) != 0)
             return usage_error("--max-connections %s: expected 1 to 1000000", arg);
         sc->p.server.max_connections = (unsigned)v;
-        return SERVE_GO_ON;
+        return GO_ON;
     default:
         return serve_storage_option(sc, opt, arg);
     }
@@ -340,30 +351,30 @@ static int serve_option(serve_cli *sc, int opt, const char *arg)
     switch (opt) {
     case O_HOST:
         sc->p.server.host = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_PORTFILE:
         sc->p.port_file = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_UUID:
         if (!ep_parse_uuid4(arg, strlen(arg), sc->uuid))
             return usage_error("--uuid %s: not a valid UUID4", arg);
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_NAME:
         sc->p.server.name = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_TOKEN:
         sc->p.server.token = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_TOKENFILE:
         if (read_token_file(arg, sc->token, sizeof sc->token) != 0)
             return 1;
         sc->p.server.token = sc->token;
-        return SERVE_GO_ON;
+        return GO_ON;
     case O_PEER:
         return serve_add_peer(sc, arg);
     case O_LOGFILE:
         sc->p.log_file = arg;
-        return SERVE_GO_ON;
+        return GO_ON;
     case 'h':
         fputs(usage_text, stdout);
         return 0;
@@ -393,7 +404,7 @@ static int serve_finish_options(serve_cli *sc)
     sc->p.server.uuid = sc->uuid;
     sc->p.server.peers = sc->peers;
     sc->p.server.npeers = sc->npeers;
-    return SERVE_GO_ON;
+    return GO_ON;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -405,14 +416,14 @@ static int cmd_serve(int argc, char **argv)
     sc.p.server.name = "endpoint";
     sc.p.storage.kind = EP_STORAGE_MEMORY;
     sc.p.storage.max_object_size = EP_MAX_OBJECT_SIZE_DEFAULT;
-    int opt, rc = SERVE_GO_ON;
-    while (rc == SERVE_GO_ON && (opt = getopt_long(argc, argv, "h", serve_opts, NULL)) != -1)
+    int opt, rc = GO_ON;
+    while (rc == GO_ON && (opt = getopt_long(argc, argv, "h", serve_opts, NULL)) != -1)
         rc = serve_option(&sc, opt, optarg);
-    if (rc == SERVE_GO_ON && optind != argc)
+    if (rc == GO_ON && optind != argc)
         rc = usage_error("serve: unexpected argument %s", argv[optind]);
-    if (rc == SERVE_GO_ON)
+    if (rc == GO_ON)
         rc = serve_finish_options(&sc);
-    if (rc == SERVE_GO_ON)
+    if (rc == GO_ON)
         rc = ep_serve(&sc.p);
     for (size_t i = 0; i < sc.npeers; i++)
         ps_free(sc.peers[i].url);

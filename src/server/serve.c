@@ -39,31 +39,27 @@ static ps_status write_port_file(const char *path, int port)
     return PS_OK;
 }
 
-int ep_serve(const ep_serve_params *p)
+/* Block the stop signals (taken by sigwait(); the server threads inherit
+ * the mask) into *set; ignore SIGPIPE. */
+static void serve_block_signals(sigset_t *set)
 {
-    ep_log_to_stderr(p->log_stderr);
-    if (p->log_file != NULL && ep_log_open_file(p->log_file) != PS_OK) {
-        ep_say(EP_LOG_ERROR, "%s", ps_last_error());
-        ep_tell(p->ready_fd, "error: %s", ps_last_error());
-        return 1;
-    }
-    /* Signals are taken by sigwait() below; the server threads inherit the mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
+/* Open the storage and say which it is. NULL (logged, told) on failure. */
+static ep_storage *serve_open_storage(const ep_serve_params *p)
+{
     ep_storage *storage = NULL;
-    ps_status st = ep_storage_open(&p->storage, &storage);
-    if (st != PS_OK) {
+    if (ep_storage_open(&p->storage, &storage) != PS_OK) {
         ep_log(EP_LOG_ERROR, "cannot open the %s storage: %s",
                p->storage.kind == EP_STORAGE_SQLITE ? "sqlite" : "memory", ps_last_error());
         ep_tell(p->ready_fd, "error: cannot open the storage: %s", ps_last_error());
-        ep_log_close();
-        return 1;
+        return NULL;
     }
     if (p->storage.kind == EP_STORAGE_SQLITE)
         ep_log(EP_LOG_INFO, "Using SQLite database for storage (path: %s)",
@@ -74,27 +70,24 @@ int ep_serve(const ep_serve_params *p)
                (unsigned long long)p->storage.max_size, p->storage.dump_dir);
     else
         ep_log(EP_LOG_WARNING, "Database path not provided. Data will not be persisted");
+    return storage;
+}
 
+/* Start the server on `storage`, write the port file, say so, tell the
+ * starter "ok <port>". NULL (logged, told) on failure. */
+static ep_server *serve_start_server(const ep_serve_params *p, ep_storage *storage)
+{
     ep_server_options so = p->server;
     so.storage = storage;
     ep_server *srv = NULL;
-    st = ep_server_start(&so, &srv);
-    if (st != PS_OK) {
-        ep_log(EP_LOG_ERROR, "%s", ps_last_error());
-        ep_tell(p->ready_fd, "error: %s", ps_last_error());
-        ep_storage_close(storage, true);
-        ep_log_close();
-        return 1;
-    }
-    int port = ep_server_port(srv);
-    if (p->port_file != NULL && write_port_file(p->port_file, port) != PS_OK) {
+    if (ep_server_start(&so, &srv) != PS_OK ||
+        (p->port_file != NULL && write_port_file(p->port_file, ep_server_port(srv)) != PS_OK)) {
         ep_log(EP_LOG_ERROR, "%s", ps_last_error());
         ep_tell(p->ready_fd, "error: %s", ps_last_error());
         ep_server_stop(srv);
-        ep_storage_close(storage, true);
-        ep_log_close();
-        return 1;
+        return NULL;
     }
+    int port = ep_server_port(srv);
     ep_log(EP_LOG_INFO, "Serving endpoint %s (%s) on %s:%d", so.uuid, so.name ? so.name : "",
            so.host ? so.host : "127.0.0.1", port);
     if (so.token != NULL)
@@ -104,14 +97,35 @@ int ep_serve(const ep_serve_params *p)
     ep_tell(p->ready_fd, "ok %d", port);
     if (p->ready_fd >= 0)
         close(p->ready_fd);
+    return srv;
+}
 
+int ep_serve(const ep_serve_params *p)
+{
+    ep_log_to_stderr(p->log_stderr);
+    if (p->log_file != NULL && ep_log_open_file(p->log_file) != PS_OK) {
+        ep_say(EP_LOG_ERROR, "%s", ps_last_error());
+        ep_tell(p->ready_fd, "error: %s", ps_last_error());
+        return 1;
+    }
+    sigset_t set;
+    serve_block_signals(&set);
+    ep_storage *storage = serve_open_storage(p);
+    ep_server *srv = storage ? serve_start_server(p, storage) : NULL;
+    if (srv == NULL) {
+        if (storage != NULL)
+            ep_storage_close(storage, true);
+        ep_log_close();
+        return 1;
+    }
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;
     ep_log(EP_LOG_INFO, "Received signal %d, shutting down", sig);
     ep_server_stop(srv);
     ep_storage_close(storage, true);
-    ep_log(EP_LOG_INFO, "Finished serving endpoint: %s", so.name ? so.name : so.uuid);
+    ep_log(EP_LOG_INFO, "Finished serving endpoint: %s",
+           p->server.name ? p->server.name : p->server.uuid);
     ep_log_close();
     return 0;
 }
