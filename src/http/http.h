@@ -4,7 +4,7 @@
  * ps__http_*.
  *
  * Two transports behind one API:
- *  - http:// URLs: a small built-in HTTP/1.1 client (client.c);
+ *  - http:// URLs: a small built-in HTTP/1.1 client (h1.c);
  *  - https:// URLs (and http:// when the options ask for it): libcurl,
  *    loaded at run time (curl.c) the first time such a client is made. A
  *    process that talks only http:// never loads libcurl.
