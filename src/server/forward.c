@@ -1,133 +1,89 @@
-/* Peer forwarding with one libcurl easy handle per thread. */
+/* Peer forwarding through the library's HTTP client: one client per peer,
+ * made at the first request to it. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-#include <curl/curl.h>
-
-#include "forward.h"
 #include "core/internal.h"
+#include "forward.h"
 
-static pthread_key_t fwd_key;
-static pthread_once_t fwd_once = PTHREAD_ONCE_INIT;
+#define FWD_POOL_MAX 16
 
-static void fwd_destroy(void *h)
+struct ep_forwarder {
+    pthread_mutex_t lock; /* guards the making of clients */
+    const ep_peer *peers;
+    size_t npeers;
+    long long timeout_ms;
+    ps__http_client **http; /* per peer, NULL until first used */
+};
+
+ps_status ep_forwarder_new(const ep_peer *peers, size_t npeers, unsigned timeout_s,
+                           ep_forwarder **out)
 {
-    curl_easy_cleanup(h);
-}
-
-static void fwd_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    pthread_key_create(&fwd_key, fwd_destroy);
-}
-
-typedef struct sink {
-    ep_buf *body;
-    int oom;
-    char *ctype;
-} sink;
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    sink *s = arg;
-    if (ep_buf_append(&s->body, data, size * n) != PS_OK) {
-        s->oom = 1;
-        return 0;
+    PS__RETURN_IF(out == NULL || (peers == NULL && npeers > 0), PS_EINVAL,
+                  "forward: NULL argument");
+    ep_forwarder *f = ps_calloc(1, sizeof *f);
+    if (f == NULL || (f->http = ps_calloc(npeers ? npeers : 1, sizeof *f->http)) == NULL) {
+        ps_free(f);
+        return PS__ENOMEM("forwarder");
     }
-    return size * n;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
-{
-    sink *s = arg;
-    size_t len = size * n;
-    if (len > 13 && strncasecmp(data, "Content-Type:", 13) == 0) {
-        const char *v = data + 13;
-        size_t vl = len - 13;
-        while (vl > 0 && (*v == ' ' || *v == '\t'))
-            v++, vl--;
-        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-            vl--;
-        if (vl > 127)
-            vl = 127;
-        memcpy(s->ctype, v, vl);
-        s->ctype[vl] = '\0';
-    }
-    return len;
-}
-
-ps_status ep_forward(const char *base, const char *path, int post, const char *key,
-                     const char *peer_uuid, const char *authorization, const ep_buf *body,
-                     unsigned timeout_s, ep_fwd_reply *out)
-{
-    PS__RETURN_IF(base == NULL || path == NULL || key == NULL || peer_uuid == NULL || out == NULL,
-                  PS_EINVAL, "forward: NULL argument");
-    memset(out, 0, sizeof *out);
-    pthread_once(&fwd_once, fwd_init);
-    CURL *h = pthread_getspecific(fwd_key);
-    if (h == NULL) {
-        h = curl_easy_init();
-        if (h == NULL)
-            return PS__ENOMEM("libcurl handle");
-        pthread_setspecific(fwd_key, h);
-    } else {
-        curl_easy_reset(h);
-    }
-    char *ek = curl_easy_escape(h, key, (int)strlen(key));
-    if (ek == NULL)
-        return PS__ENOMEM("forward URL");
-    size_t ul = strlen(base) + strlen(path) + strlen(ek) + 64;
-    char *url = ps_malloc(ul);
-    sink s = {ep_buf_new(0), 0, out->content_type};
-    if (url == NULL || s.body == NULL) {
-        curl_free(ek);
-        ps_free(url);
-        ep_buf_unref(s.body);
-        return PS__ENOMEM("forward request");
-    }
-    snprintf(url, ul, "%s%s?key=%s&endpoint=%s", base, path, ek, peer_uuid);
-    curl_free(ek);
-
-    struct curl_slist *hdrs = NULL;
-    char auth[1024];
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    hdrs = curl_slist_append(hdrs, EP_FORWARDED_HEADER ": 1");
-    if (post)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
-    if (authorization != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: %s", authorization);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    char err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)(timeout_s ? timeout_s : 300));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
-    if (post) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body && body->len ? (const char *)body->data : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body->len : 0));
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(hdrs);
-    ps_free(url);
-    if (rc != CURLE_OK) {
-        ep_buf_unref(s.body);
-        if (s.oom)
-            return PS__ENOMEM("peer reply");
-        return ps__seterr(rc == CURLE_OPERATION_TIMEDOUT ? PS_ETIMEDOUT : PS_ECONN, "%s",
-                          err[0] ? err : curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
-    out->body = s.body;
+    pthread_mutex_init(&f->lock, NULL);
+    f->peers = peers;
+    f->npeers = npeers;
+    f->timeout_ms = (long long)(timeout_s ? timeout_s : 300) * 1000;
+    *out = f;
     return PS_OK;
+}
+
+void ep_forwarder_free(ep_forwarder *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->npeers; i++)
+        ps__http_client_free(f->http[i]);
+    pthread_mutex_destroy(&f->lock);
+    ps_free(f->http);
+    ps_free(f);
+}
+
+/* The client of peer i, made now if it is the first request to it. */
+static ps_status fwd_client(ep_forwarder *f, size_t i, ps__http_client **out)
+{
+    ps_status st = PS_OK;
+    pthread_mutex_lock(&f->lock);
+    if (f->http[i] == NULL) {
+        ps__http_options o = {.timeout_ms = f->timeout_ms, .pool_max = FWD_POOL_MAX};
+        st = ps__http_client_new(f->peers[i].url, &o, &f->http[i]);
+    }
+    *out = f->http[i];
+    pthread_mutex_unlock(&f->lock);
+    return st;
+}
+
+ps_status ep_forward(ep_forwarder *f, size_t i, const char *path, int post, const char *key,
+                     const char *authorization, const ep_buf *body, ps__http_response *out)
+{
+    PS__RETURN_IF(f == NULL || i >= f->npeers || path == NULL || key == NULL || out == NULL,
+                  PS_EINVAL, "forward: bad argument");
+    memset(out, 0, sizeof *out);
+    ps__http_client *http = NULL;
+    PS__FORWARD(fwd_client(f, i, &http));
+    char *target = NULL;
+    PS__FORWARD(ps__http_target(&target, path, "key", key, "endpoint", f->peers[i].uuid,
+                                (const char *)NULL));
+    char headers[1100] = EP_FORWARDED_HEADER ": 1\r\n";
+    if (authorization != NULL) {
+        size_t n = strlen(headers);
+        int w = snprintf(headers + n, sizeof headers - n, "Authorization: %s\r\n", authorization);
+        if (w < 0 || (size_t)w >= sizeof headers - n) {
+            ps_free(target);
+            return ps__seterr(PS_EINVAL, "forward: Authorization header too long");
+        }
+    }
+    const void *data = body && body->len ? body->data : NULL;
+    size_t len = body ? body->len : 0;
+    ps_status st =
+        ps__http_request_hdr(http, post ? "POST" : "GET", target, headers, data, len, out);
+    ps_free(target);
+    return st;
 }

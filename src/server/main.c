@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "config.h"
 #include "core/internal.h"
 #include "manage.h"
@@ -73,44 +71,118 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 /* ---- configure ---------------------------------------------------------------------- */
 
+enum configure_opt {
+    C_HOST = 256,
+    C_PORT,
+    C_RELAY,
+    C_RAUTH,
+    C_NO_RAUTH,
+    C_RSERVER,
+    C_NO_RSERVER,
+    C_CHANNELS,
+    C_PERSIST,
+    C_NO_PERSIST,
+    C_MOS,
+    C_MEM,
+    C_DUMP,
+    C_TOKEN,
+    C_PEER
+};
+
+static const struct option configure_opts[] = {
+    {"host", required_argument, NULL, C_HOST},
+    {"port", required_argument, NULL, C_PORT},
+    {"relay-address", required_argument, NULL, C_RELAY},
+    {"relay-auth", no_argument, NULL, C_RAUTH},
+    {"no-relay-auth", no_argument, NULL, C_NO_RAUTH},
+    {"relay-server", no_argument, NULL, C_RSERVER},
+    {"no-relay-server", no_argument, NULL, C_NO_RSERVER},
+    {"peer-channels", required_argument, NULL, C_CHANNELS},
+    {"persist", no_argument, NULL, C_PERSIST},
+    {"no-persist", no_argument, NULL, C_NO_PERSIST},
+    {"max-object-size", required_argument, NULL, C_MOS},
+    {"max-memory", required_argument, NULL, C_MEM},
+    {"dump-dir", required_argument, NULL, C_DUMP},
+    {"token", required_argument, NULL, C_TOKEN},
+    {"peer", required_argument, NULL, C_PEER},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options return -1 to go on, else the exit code. */
+#define GO_ON (-1)
+
+/* The relay options (accepted and written, not used: no relay peering). */
+static int configure_relay_option(ep_configure_args *a, int opt, const char *arg)
+{
+    switch (opt) {
+    case C_RELAY:
+        a->relay_address = arg;
+        return GO_ON;
+    case C_RAUTH:
+    case C_NO_RAUTH:
+        a->relay_auth = opt == C_RAUTH;
+        return GO_ON;
+    case C_RSERVER:
+    case C_NO_RSERVER:
+        a->relay_server = opt == C_RSERVER;
+        return GO_ON;
+    case C_CHANNELS:
+        if (parse_long(arg, -1000000, 1000000, &a->peer_channels) != 0)
+            return usage_error("Invalid value for '--peer-channels': '%s' is not a valid integer.",
+                               arg);
+        return GO_ON;
+    default:
+        return 2;
+    }
+}
+
+/* One option of `configure`; `peers` holds the --peer arguments. */
+static int configure_option(ep_configure_args *a, const char **peers, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case C_HOST:
+        a->host = arg;
+        return GO_ON;
+    case C_PORT:
+        if (parse_long(arg, 1, 65535, &v) != 0) {
+            ep_say(EP_LOG_ERROR, "Port must be in range [1, 65535].");
+            return 1;
+        }
+        a->port = (int)v;
+        return GO_ON;
+    case C_PERSIST:
+    case C_NO_PERSIST:
+        a->persist = opt == C_PERSIST;
+        return GO_ON;
+    case C_MOS:
+        a->max_object_size = arg;
+        return GO_ON;
+    case C_MEM:
+        a->max_memory = arg;
+        return GO_ON;
+    case C_DUMP:
+        a->dump_dir = arg;
+        return GO_ON;
+    case C_TOKEN:
+        a->token = arg;
+        return GO_ON;
+    case C_PEER:
+        if (a->npeers >= 64)
+            return usage_error("at most 64 peers%s", NULL);
+        peers[a->npeers++] = arg;
+        return GO_ON;
+    case 'h':
+        fputs(usage_text, stdout);
+        return 0;
+    default:
+        return configure_relay_option(a, opt, arg);
+    }
+}
+
 static int cmd_configure(int argc, char **argv)
 {
-    enum {
-        O_HOST = 256,
-        O_PORT,
-        O_RELAY,
-        O_RAUTH,
-        O_NO_RAUTH,
-        O_RSERVER,
-        O_NO_RSERVER,
-        O_CHANNELS,
-        O_PERSIST,
-        O_NO_PERSIST,
-        O_MOS,
-        O_MEM,
-        O_DUMP,
-        O_TOKEN,
-        O_PEER
-    };
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT},
-        {"relay-address", required_argument, NULL, O_RELAY},
-        {"relay-auth", no_argument, NULL, O_RAUTH},
-        {"no-relay-auth", no_argument, NULL, O_NO_RAUTH},
-        {"relay-server", no_argument, NULL, O_RSERVER},
-        {"no-relay-server", no_argument, NULL, O_NO_RSERVER},
-        {"peer-channels", required_argument, NULL, O_CHANNELS},
-        {"persist", no_argument, NULL, O_PERSIST},
-        {"no-persist", no_argument, NULL, O_NO_PERSIST},
-        {"max-object-size", required_argument, NULL, O_MOS},
-        {"max-memory", required_argument, NULL, O_MEM},
-        {"dump-dir", required_argument, NULL, O_DUMP},
-        {"token", required_argument, NULL, O_TOKEN},
-        {"peer", required_argument, NULL, O_PEER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     ep_configure_args a;
     memset(&a, 0, sizeof a);
     a.port = -1;
@@ -118,71 +190,11 @@ static int cmd_configure(int argc, char **argv)
     a.relay_server = true;
     a.peer_channels = 1;
     const char *peers[64];
-    long v;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_HOST:
-            a.host = optarg;
-            break;
-        case O_PORT:
-            if (parse_long(optarg, 1, 65535, &v) != 0) {
-                ep_say(EP_LOG_ERROR, "Port must be in range [1, 65535].");
-                return 1;
-            }
-            a.port = (int)v;
-            break;
-        case O_RELAY:
-            a.relay_address = optarg;
-            break;
-        case O_RAUTH:
-            a.relay_auth = true;
-            break;
-        case O_NO_RAUTH:
-            a.relay_auth = false;
-            break;
-        case O_RSERVER:
-            a.relay_server = true;
-            break;
-        case O_NO_RSERVER:
-            a.relay_server = false;
-            break;
-        case O_CHANNELS:
-            if (parse_long(optarg, -1000000, 1000000, &a.peer_channels) != 0)
-                return usage_error("Invalid value for '--peer-channels': '%s' is not a valid "
-                                   "integer.",
-                                   optarg);
-            break;
-        case O_PERSIST:
-            a.persist = true;
-            break;
-        case O_NO_PERSIST:
-            a.persist = false;
-            break;
-        case O_MOS:
-            a.max_object_size = optarg;
-            break;
-        case O_MEM:
-            a.max_memory = optarg;
-            break;
-        case O_DUMP:
-            a.dump_dir = optarg;
-            break;
-        case O_TOKEN:
-            a.token = optarg;
-            break;
-        case O_PEER:
-            if (a.npeers >= 64)
-                return usage_error("at most 64 peers%s", NULL);
-            peers[a.npeers++] = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return 2;
-        }
-    }
+    int opt, rc = GO_ON;
+    while (rc == GO_ON && (opt = getopt_long(argc, argv, "h", configure_opts, NULL)) != -1)
+        rc = configure_option(&a, peers, opt, optarg);
+    if (rc != GO_ON)
+        return rc;
     if (optind + 1 != argc)
         return usage_error("configure takes exactly one NAME%s", NULL);
     a.name = argv[optind];
@@ -210,192 +222,211 @@ static int read_token_file(const char *path, char *buf, size_t size)
     return 0;
 }
 
+enum serve_opt {
+    O_HOST = 256,
+    O_PORT,
+    O_PORTFILE,
+    O_UUID,
+    O_NAME,
+    O_STORAGE,
+    O_DB,
+    O_MOS,
+    O_MEM,
+    O_DUMP,
+    O_TOKEN,
+    O_TOKENFILE,
+    O_PEER,
+    O_THREADS,
+    O_TIMEOUT,
+    O_MAXCONN,
+    O_LOGFILE
+};
+
+static const struct option serve_opts[] = {
+    {"host", required_argument, NULL, O_HOST},
+    {"port", required_argument, NULL, O_PORT},
+    {"port-file", required_argument, NULL, O_PORTFILE},
+    {"uuid", required_argument, NULL, O_UUID},
+    {"name", required_argument, NULL, O_NAME},
+    {"storage", required_argument, NULL, O_STORAGE},
+    {"database", required_argument, NULL, O_DB},
+    {"max-object-size", required_argument, NULL, O_MOS},
+    {"max-memory", required_argument, NULL, O_MEM},
+    {"dump-dir", required_argument, NULL, O_DUMP},
+    {"token", required_argument, NULL, O_TOKEN},
+    {"token-file", required_argument, NULL, O_TOKENFILE},
+    {"peer", required_argument, NULL, O_PEER},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"max-connections", required_argument, NULL, O_MAXCONN},
+    {"log-file", required_argument, NULL, O_LOGFILE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What `serve`'s options say, and the storage for their strings. */
+typedef struct serve_cli {
+    ep_serve_params p;
+    char uuid[37]; /* "" until --uuid */
+    char token[600];
+    ep_peer peers[64];
+    size_t npeers;
+    const char *storage; /* --storage, or NULL */
+} serve_cli;
+
+/* --peer UUID=URL */
+static int serve_add_peer(serve_cli *sc, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (sc->npeers >= 64 || eq == NULL ||
+        !ep_parse_uuid4(arg, (size_t)(eq - arg), sc->peers[sc->npeers].uuid))
+        return usage_error("--peer %s: expected UUID=URL", arg);
+    sc->peers[sc->npeers].url = ps_strdup(eq + 1);
+    if (sc->peers[sc->npeers].url == NULL)
+        return 1;
+    sc->npeers++;
+    return GO_ON;
+}
+
+/* The storage options. */
+static int serve_storage_option(serve_cli *sc, int opt, const char *arg)
+{
+    ep_storage_options *so = &sc->p.storage;
+    switch (opt) {
+    case O_STORAGE:
+        sc->storage = arg;
+        return GO_ON;
+    case O_DB:
+        so->database_path = arg;
+        return GO_ON;
+    case O_MOS:
+        if (ep_parse_size(arg, &so->max_object_size) != PS_OK)
+            return usage_error("--max-object-size: %s", ps_last_error());
+        return GO_ON;
+    case O_MEM:
+        if (ep_parse_size(arg, &so->max_size) != PS_OK)
+            return usage_error("--max-memory: %s", ps_last_error());
+        return GO_ON;
+    case O_DUMP:
+        so->dump_dir = arg;
+        return GO_ON;
+    default:
+        return 2;
+    }
+}
+
+/* The numeric limits of the server. */
+static int serve_limit_option(serve_cli *sc, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case O_PORT:
+        if (parse_long(arg, 0, 65535, &v) != 0)
+            return usage_error("--port %s: expected 0 to 65535", arg);
+        sc->p.server.port = (int)v;
+        return GO_ON;
+    case O_THREADS:
+        if (parse_long(arg, 1, 1024, &v) != 0)
+            return usage_error("--threads %s: expected 1 to 1024", arg);
+        sc->p.server.threads = (unsigned)v;
+        return GO_ON;
+    case O_TIMEOUT:
+        if (parse_long(arg, 1, 86400, &v) != 0)
+            return usage_error("--timeout %s: expected 1 to 86400 seconds", arg);
+        sc->p.server.timeout = (unsigned)v;
+        return GO_ON;
+    case O_MAXCONN:
+        if (parse_long(arg, 1, 1000000, &v) != 0)
+            return usage_error("--max-connections %s: expected 1 to 1000000", arg);
+        sc->p.server.max_connections = (unsigned)v;
+        return GO_ON;
+    default:
+        return serve_storage_option(sc, opt, arg);
+    }
+}
+
+/* One option of `serve` (getopt's `opt` and `arg`). */
+static int serve_option(serve_cli *sc, int opt, const char *arg)
+{
+    switch (opt) {
+    case O_HOST:
+        sc->p.server.host = arg;
+        return GO_ON;
+    case O_PORTFILE:
+        sc->p.port_file = arg;
+        return GO_ON;
+    case O_UUID:
+        if (!ep_parse_uuid4(arg, strlen(arg), sc->uuid))
+            return usage_error("--uuid %s: not a valid UUID4", arg);
+        return GO_ON;
+    case O_NAME:
+        sc->p.server.name = arg;
+        return GO_ON;
+    case O_TOKEN:
+        sc->p.server.token = arg;
+        return GO_ON;
+    case O_TOKENFILE:
+        if (read_token_file(arg, sc->token, sizeof sc->token) != 0)
+            return 1;
+        sc->p.server.token = sc->token;
+        return GO_ON;
+    case O_PEER:
+        return serve_add_peer(sc, arg);
+    case O_LOGFILE:
+        sc->p.log_file = arg;
+        return GO_ON;
+    case 'h':
+        fputs(usage_text, stdout);
+        return 0;
+    default:
+        return serve_limit_option(sc, opt, arg);
+    }
+}
+
+/* After the options: the storage kind, a uuid, the peers. */
+static int serve_finish_options(serve_cli *sc)
+{
+    ep_storage_options *so = &sc->p.storage;
+    const char *storage = sc->storage;
+    if (storage == NULL)
+        storage = so->database_path ? "sqlite" : "memory";
+    if (strcmp(storage, "sqlite") == 0) {
+        so->kind = EP_STORAGE_SQLITE;
+        if (so->database_path == NULL)
+            return usage_error("--storage sqlite needs --database PATH (or :memory:)%s", NULL);
+    } else if (strcmp(storage, "memory") != 0) {
+        return usage_error("--storage %s: expected memory or sqlite", storage);
+    }
+    if (sc->uuid[0] == '\0' && ps_uuid4(sc->uuid) != PS_OK) {
+        ep_say(EP_LOG_ERROR, "%s", ps_last_error());
+        return 1;
+    }
+    sc->p.server.uuid = sc->uuid;
+    sc->p.server.peers = sc->peers;
+    sc->p.server.npeers = sc->npeers;
+    return GO_ON;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-    enum {
-        O_HOST = 256,
-        O_PORT,
-        O_PORTFILE,
-        O_UUID,
-        O_NAME,
-        O_STORAGE,
-        O_DB,
-        O_MOS,
-        O_MEM,
-        O_DUMP,
-        O_TOKEN,
-        O_TOKENFILE,
-        O_PEER,
-        O_THREADS,
-        O_TIMEOUT,
-        O_MAXCONN,
-        O_LOGFILE
-    };
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT},
-        {"port-file", required_argument, NULL, O_PORTFILE},
-        {"uuid", required_argument, NULL, O_UUID},
-        {"name", required_argument, NULL, O_NAME},
-        {"storage", required_argument, NULL, O_STORAGE},
-        {"database", required_argument, NULL, O_DB},
-        {"max-object-size", required_argument, NULL, O_MOS},
-        {"max-memory", required_argument, NULL, O_MEM},
-        {"dump-dir", required_argument, NULL, O_DUMP},
-        {"token", required_argument, NULL, O_TOKEN},
-        {"token-file", required_argument, NULL, O_TOKENFILE},
-        {"peer", required_argument, NULL, O_PEER},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"timeout", required_argument, NULL, O_TIMEOUT},
-        {"max-connections", required_argument, NULL, O_MAXCONN},
-        {"log-file", required_argument, NULL, O_LOGFILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    ep_serve_params p;
-    memset(&p, 0, sizeof p);
-    p.ready_fd = -1;
-    p.log_stderr = true;
-    p.server.port = 0;
-    p.server.name = "endpoint";
-    p.storage.kind = EP_STORAGE_MEMORY;
-    p.storage.max_object_size = EP_MAX_OBJECT_SIZE_DEFAULT;
-    char uuid[37] = "", token[600];
-    ep_peer peers[64];
-    size_t npeers = 0;
-    const char *storage = NULL;
-    long v;
-    int c, rc = 2;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_HOST:
-            p.server.host = optarg;
-            break;
-        case O_PORT:
-            if (parse_long(optarg, 0, 65535, &v) != 0) {
-                rc = usage_error("--port %s: expected 0 to 65535", optarg);
-                goto out;
-            }
-            p.server.port = (int)v;
-            break;
-        case O_PORTFILE:
-            p.port_file = optarg;
-            break;
-        case O_UUID:
-            if (!ep_parse_uuid4(optarg, strlen(optarg), uuid)) {
-                rc = usage_error("--uuid %s: not a valid UUID4", optarg);
-                goto out;
-            }
-            break;
-        case O_NAME:
-            p.server.name = optarg;
-            break;
-        case O_STORAGE:
-            storage = optarg;
-            break;
-        case O_DB:
-            p.storage.database_path = optarg;
-            break;
-        case O_MOS:
-            if (ep_parse_size(optarg, &p.storage.max_object_size) != PS_OK) {
-                rc = usage_error("--max-object-size: %s", ps_last_error());
-                goto out;
-            }
-            break;
-        case O_MEM:
-            if (ep_parse_size(optarg, &p.storage.max_size) != PS_OK) {
-                rc = usage_error("--max-memory: %s", ps_last_error());
-                goto out;
-            }
-            break;
-        case O_DUMP:
-            p.storage.dump_dir = optarg;
-            break;
-        case O_TOKEN:
-            p.server.token = optarg;
-            break;
-        case O_TOKENFILE:
-            if (read_token_file(optarg, token, sizeof token) != 0) {
-                rc = 1;
-                goto out;
-            }
-            p.server.token = token;
-            break;
-        case O_PEER: {
-            const char *eq = strchr(optarg, '=');
-            if (npeers >= 64 || eq == NULL ||
-                !ep_parse_uuid4(optarg, (size_t)(eq - optarg), peers[npeers].uuid)) {
-                rc = usage_error("--peer %s: expected UUID=URL", optarg);
-                goto out;
-            }
-            peers[npeers].url = ps_strdup(eq + 1);
-            if (peers[npeers].url == NULL) {
-                rc = 1;
-                goto out;
-            }
-            npeers++;
-            break;
-        }
-        case O_THREADS:
-            if (parse_long(optarg, 1, 1024, &v) != 0) {
-                rc = usage_error("--threads %s: expected 1 to 1024", optarg);
-                goto out;
-            }
-            p.server.threads = (unsigned)v;
-            break;
-        case O_TIMEOUT:
-            if (parse_long(optarg, 1, 86400, &v) != 0) {
-                rc = usage_error("--timeout %s: expected 1 to 86400 seconds", optarg);
-                goto out;
-            }
-            p.server.timeout = (unsigned)v;
-            break;
-        case O_MAXCONN:
-            if (parse_long(optarg, 1, 1000000, &v) != 0) {
-                rc = usage_error("--max-connections %s: expected 1 to 1000000", optarg);
-                goto out;
-            }
-            p.server.max_connections = (unsigned)v;
-            break;
-        case O_LOGFILE:
-            p.log_file = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            rc = 0;
-            goto out;
-        default:
-            goto out;
-        }
-    }
-    if (optind != argc) {
+    serve_cli sc;
+    memset(&sc, 0, sizeof sc);
+    sc.p.ready_fd = -1;
+    sc.p.log_stderr = true;
+    sc.p.server.name = "endpoint";
+    sc.p.storage.kind = EP_STORAGE_MEMORY;
+    sc.p.storage.max_object_size = EP_MAX_OBJECT_SIZE_DEFAULT;
+    int opt, rc = GO_ON;
+    while (rc == GO_ON && (opt = getopt_long(argc, argv, "h", serve_opts, NULL)) != -1)
+        rc = serve_option(&sc, opt, optarg);
+    if (rc == GO_ON && optind != argc)
         rc = usage_error("serve: unexpected argument %s", argv[optind]);
-        goto out;
-    }
-    if (storage == NULL)
-        storage = p.storage.database_path ? "sqlite" : "memory";
-    if (strcmp(storage, "sqlite") == 0) {
-        p.storage.kind = EP_STORAGE_SQLITE;
-        if (p.storage.database_path == NULL) {
-            rc = usage_error("--storage sqlite needs --database PATH (or :memory:)%s", NULL);
-            goto out;
-        }
-    } else if (strcmp(storage, "memory") != 0) {
-        rc = usage_error("--storage %s: expected memory or sqlite", storage);
-        goto out;
-    }
-    if (uuid[0] == '\0' && ps_uuid4(uuid) != PS_OK) {
-        ep_say(EP_LOG_ERROR, "%s", ps_last_error());
-        rc = 1;
-        goto out;
-    }
-    p.server.uuid = uuid;
-    p.server.peers = peers;
-    p.server.npeers = npeers;
-    rc = ep_serve(&p);
-out:
-    for (size_t i = 0; i < npeers; i++)
-        ps_free(peers[i].url);
+    if (rc == GO_ON)
+        rc = serve_finish_options(&sc);
+    if (rc == GO_ON)
+        rc = ep_serve(&sc.p);
+    for (size_t i = 0; i < sc.npeers; i++)
+        ps_free(sc.peers[i].url);
     return rc;
 }
 
@@ -490,7 +521,6 @@ int main(int argc, char **argv)
     }
     ep_log_set_level(level);
     ep_cli_set_level(level);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *cmd = argv[i];
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
@@ -528,6 +558,5 @@ int main(int argc, char **argv)
     } else {
         rc = usage_error("No such command '%s'.", cmd);
     }
-    curl_global_cleanup();
     return rc;
 }

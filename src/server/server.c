@@ -59,6 +59,7 @@ struct ep_server {
     char *token_header; /* "Bearer <token>" or NULL */
     ep_peer *peers;
     size_t npeers;
+    ep_forwarder *fwd; /* HTTP clients of the peers */
     unsigned timeout;
     int port;
     char deferred; /* its address marks requests answered on the next call */
@@ -152,21 +153,61 @@ static enum MHD_Result reply_failure(struct MHD_Connection *c, ps_status st, con
 
 /* ---- forwarding ------------------------------------------------------------- */
 
+/* A peer's response body, given to libmicrohttpd without a copy. */
+typedef struct fwd_body {
+    void *data;
+    size_t cap;
+} fwd_body;
+
+static void fwd_body_free(void *cls)
+{
+    fwd_body *b = cls;
+    ps__http_body_release(b->data, b->cap);
+    ps_free(b);
+}
+
+static enum MHD_Result reply_peer(struct MHD_Connection *c, ps__http_response *pr)
+{
+    unsigned code = pr->status >= 100 && pr->status <= 599 ? (unsigned)pr->status : 502u;
+    const char *type = pr->content_type[0] ? pr->content_type : NULL;
+    fwd_body *b = pr->body ? ps_malloc(sizeof *b) : NULL;
+    if (b == NULL) {
+        enum MHD_Result ret = pr->body == NULL
+                                  ? reply_copy(c, code, type, "", 0)
+                                  : reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        ps__http_body_release(pr->body, pr->cap);
+        return ret;
+    }
+    b->data = pr->body;
+    b->cap = pr->cap;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback_cls(pr->len, b->data, fwd_body_free, b);
+    if (r == NULL) {
+        fwd_body_free(b);
+        return MHD_NO;
+    }
+    if (type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result forward(ep_server *s, struct MHD_Connection *c, req *r)
 {
-    ep_fwd_reply fr;
-    ps_status st = ep_forward(r->peer->url, routes[r->route].path, r->route >= R_SET, r->key,
-                              r->peer->uuid, r->auth, r->body, s->timeout, &fr);
+    ps__http_response pr;
+    size_t i = (size_t)(r->peer - s->peers);
+    ps_status st = ep_forward(s->fwd, i, routes[r->route].path, r->route >= R_SET, r->key, r->auth,
+                              r->body, &pr);
     if (st != PS_OK) {
         char msg[1200];
         snprintf(msg, sizeof msg, "Request to peer %s failed: %s", r->peer->uuid, ps_last_error());
         ep_log(EP_LOG_WARNING, "%s", msg);
         return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
     }
-    ep_log(EP_LOG_DEBUG, "forwarded %s to peer %s: HTTP %ld", routes[r->route].path, r->peer->uuid,
-           fr.status);
-    unsigned code = fr.status >= 100 && fr.status <= 599 ? (unsigned)fr.status : 502u;
-    return reply_buf(c, code, fr.content_type, fr.body);
+    ep_log(EP_LOG_DEBUG, "forwarded %s to peer %s: HTTP %d", routes[r->route].path, r->peer->uuid,
+           pr.status);
+    return reply_peer(c, &pr);
 }
 
 /* ---- local operations ---------------------------------------------------------- */
@@ -520,12 +561,116 @@ static void server_free(ep_server *s)
 {
     if (s == NULL)
         return;
+    ep_forwarder_free(s->fwd);
     for (size_t i = 0; i < s->npeers; i++)
         ps_free(s->peers[i].url);
     ps_free(s->peers);
     ps_free(s->name);
     ps_free(s->token_header);
     ps_free(s);
+}
+
+/* The address to listen on: `host` (NULL: 127.0.0.1) and `port`. */
+static ps_status server_address(const char *host, int port, struct sockaddr_storage *addr, bool *v6)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0)
+        return ps__seterr(PS_EINVAL, "server: cannot resolve host \"%s\": %s", host,
+                          gai_strerror(gai));
+    memset(addr, 0, sizeof *addr);
+    memcpy(addr, ai->ai_addr, ai->ai_addrlen);
+    *v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    return PS_OK;
+}
+
+/* Copy the peer table (URLs without trailing slashes) and make their forwarder. */
+static ps_status server_copy_peers(ep_server *s, const ep_server_options *o)
+{
+    if (o->npeers > 0 && (s->peers = ps_calloc(o->npeers, sizeof *s->peers)) == NULL)
+        return PS__ENOMEM("server");
+    for (size_t i = 0; i < o->npeers; i++) {
+        PS__RETURN_IF(!ps_uuid_is_canonical(o->peers[i].uuid) || o->peers[i].url == NULL ||
+                          strncmp(o->peers[i].url, "http", 4) != 0,
+                      PS_EINVAL,
+                      "server: peer %zu: need a canonical uuid and an http:// or https:// URL", i);
+        memcpy(s->peers[i].uuid, o->peers[i].uuid, 37);
+        s->peers[i].url = ps_strdup(o->peers[i].url);
+        s->npeers++;
+        if (s->peers[i].url == NULL)
+            return PS__ENOMEM("server");
+        size_t ul = strlen(s->peers[i].url);
+        while (ul > 0 && s->peers[i].url[ul - 1] == '/')
+            s->peers[i].url[--ul] = '\0';
+    }
+    if (ep_forwarder_new(s->peers, s->npeers, s->timeout, &s->fwd) != PS_OK)
+        return PS__ENOMEM("server");
+    return PS_OK;
+}
+
+/* A server without its daemon: options copied. */
+static ps_status server_new(const ep_server_options *o, ep_server **out)
+{
+    ep_server *s = ps_calloc(1, sizeof *s);
+    if (s == NULL)
+        return PS__ENOMEM("server");
+    s->storage = o->storage;
+    memcpy(s->uuid, o->uuid, 37);
+    s->timeout = o->timeout ? o->timeout : 300;
+    s->name = ps_strdup(o->name ? o->name : "endpoint");
+    ps_status st = s->name ? PS_OK : PS__ENOMEM("server");
+    if (st == PS_OK && o->token != NULL) {
+        size_t n = strlen(o->token) + 8;
+        if ((s->token_header = ps_malloc(n)) == NULL)
+            st = PS__ENOMEM("server");
+        else
+            snprintf(s->token_header, n, "Bearer %s", o->token);
+    }
+    if (st == PS_OK)
+        st = server_copy_peers(s, o);
+    if (st != PS_OK) {
+        server_free(s);
+        return st;
+    }
+    *out = s;
+    return PS_OK;
+}
+
+/* Start libmicrohttpd's daemon for `s` on `addr`. */
+static ps_status server_listen(ep_server *s, const ep_server_options *o,
+                               const struct sockaddr_storage *addr, bool v6, const char *host)
+{
+    unsigned threads = o->threads;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 4 ? (unsigned)(cpus > 64 ? 64 : cpus) : 4;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout, MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections ? o->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        o->connection_memory ? o->connection_memory : (size_t)(64u << 10),
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+        MHD_OPTION_END);
+    if (s->d == NULL) {
+        int e = errno;
+        return ps__seterr(PS_EIO, "cannot serve on %s port %d: %s", host, o->port,
+                          e ? strerror(e) : "libmicrohttpd failed to start");
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    return PS_OK;
 }
 
 ps_status ep_server_start(const ep_server_options *o, ep_server **out)
@@ -542,90 +687,18 @@ ps_status ep_server_start(const ep_server_options *o, ep_server **out)
                                        strpbrk(o->token, "\r\n") != NULL),
                   PS_EINVAL, "server: the token must be 1 to 512 characters on one line");
     const char *host = o->host ? o->host : "127.0.0.1";
-
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", o->port);
-    int gai = getaddrinfo(host, portstr, &hints, &ai);
-    if (gai != 0)
-        return ps__seterr(PS_EINVAL, "server: cannot resolve host \"%s\": %s", host,
-                          gai_strerror(gai));
     struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-    int v6 = ai->ai_family == AF_INET6;
-    freeaddrinfo(ai);
-
-    ep_server *s = ps_calloc(1, sizeof *s);
-    if (s == NULL)
-        return PS__ENOMEM("server");
-    s->storage = o->storage;
-    memcpy(s->uuid, o->uuid, 37);
-    s->timeout = o->timeout ? o->timeout : 300;
-    s->name = ps_strdup(o->name ? o->name : "endpoint");
-    if (s->name == NULL)
-        goto oom;
-    if (o->token != NULL) {
-        size_t n = strlen(o->token) + 8;
-        if ((s->token_header = ps_malloc(n)) == NULL)
-            goto oom;
-        snprintf(s->token_header, n, "Bearer %s", o->token);
-    }
-    if (o->npeers > 0) {
-        if ((s->peers = ps_calloc(o->npeers, sizeof *s->peers)) == NULL)
-            goto oom;
-        for (size_t i = 0; i < o->npeers; i++) {
-            if (!ps_uuid_is_canonical(o->peers[i].uuid) || o->peers[i].url == NULL ||
-                strncmp(o->peers[i].url, "http", 4) != 0) {
-                server_free(s);
-                return ps__seterr(PS_EINVAL,
-                                  "server: peer %zu: need a canonical uuid and an "
-                                  "http:// or https:// URL",
-                                  i);
-            }
-            memcpy(s->peers[i].uuid, o->peers[i].uuid, 37);
-            s->peers[i].url = ps_strdup(o->peers[i].url);
-            s->npeers++;
-            if (s->peers[i].url == NULL)
-                goto oom;
-            size_t ul = strlen(s->peers[i].url);
-            while (ul > 0 && s->peers[i].url[ul - 1] == '/')
-                s->peers[i].url[--ul] = '\0';
-        }
-    }
-    unsigned threads = o->threads;
-    if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus > 4 ? (unsigned)(cpus > 64 ? 64 : cpus) : 4;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout, MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections ? o->max_connections : 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        o->connection_memory ? o->connection_memory : (size_t)(64u << 10),
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-        MHD_OPTION_END);
-    if (s->d == NULL) {
-        int e = errno;
+    bool v6 = false;
+    PS__FORWARD(server_address(host, o->port, &addr, &v6));
+    ep_server *s = NULL;
+    PS__FORWARD(server_new(o, &s));
+    ps_status st = server_listen(s, o, &addr, v6, host);
+    if (st != PS_OK) {
         server_free(s);
-        return ps__seterr(PS_EIO, "cannot serve on %s port %d: %s", host, o->port,
-                          e ? strerror(e) : "libmicrohttpd failed to start");
+        return st;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : o->port;
     *out = s;
     return PS_OK;
-oom:
-    server_free(s);
-    return PS__ENOMEM("server");
 }
 
 int ep_server_port(const ep_server *s)

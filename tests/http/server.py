@@ -64,7 +64,8 @@ class Handler(socketserver.BaseRequestHandler):
 
     def reply(self, body, status="200 OK", extra=b""):
         self.send(b"HTTP/1.1 " + status.encode() + b"\r\nContent-Length: " +
-                  str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body)
+                  str(len(body)).encode() + b"\r\n" + extra + b"\r\n" +
+                  (b"" if self.method == "HEAD" else body))
 
     def handle(self):
         while True:
@@ -73,6 +74,8 @@ class Handler(socketserver.BaseRequestHandler):
                 return
             self.nreq += 1
             method, target, headers, body = req
+            self.target = target
+            self.method = method
             url = urllib.parse.urlsplit(target)
             q = dict(urllib.parse.parse_qsl(url.query))
             route = url.path
@@ -94,6 +97,14 @@ class Handler(socketserver.BaseRequestHandler):
         auth = headers.get("authorization", "-")
         self.reply(("conn=%d req=%d auth=%s path=%s" %
                     (self.conn_id, self.nreq, auth, q.get("x", ""))).encode())
+
+    def r_headers(self, method, q, headers, body):
+        """Some request header fields and the raw target, as text."""
+        out = "method=%s one=%s two=%s auth=%s type=%s fwd=%s target=%s body=%d" % (
+            method, headers.get("x-one", "-"), headers.get("x-two", "-"),
+            headers.get("authorization", "-"), headers.get("content-type", "-"),
+            headers.get("x-proxystore-forwarded", "-"), self.target, len(body))
+        self.reply(out.encode(), extra=b"Content-Type: text/plain; charset=x\r\n")
 
     def r_cl(self, method, q, headers, body):
         self.reply(pattern(int(q.get("n", "100")), int(q.get("seed", "0"))))

@@ -1,5 +1,5 @@
 /*
- * The endpoint connector's HTTP/1.1 client (src/connectors/endpoint/http.c)
+ * The HTTP client (src/http/: built-in HTTP/1.1 and libcurl transports)
  * against a real server: tests/http/server.py (python3), started on a free
  * 127.0.0.1 port and killed by PID at the end, also when a test fails. It
  * answers chunked bodies, bodies split into many small writes, HTTP/1.0,
@@ -108,7 +108,8 @@ static int group_teardown(void **state)
 static ps__http_client *client_for(const char *url, long long timeout_ms, const char *auth)
 {
     ps__http_client *c = NULL;
-    PS_ASSERT_OK(ps__http_client_new(url, timeout_ms, auth, 4, &c));
+    ps__http_options o = {.timeout_ms = timeout_ms, .auth_header = auth, .pool_max = 4};
+    PS_ASSERT_OK(ps__http_client_new(url, &o, &c));
     return c;
 }
 
@@ -177,7 +178,7 @@ static uint64_t connects(ps__http_client *c)
 
 static void expect_error(ps__http_client *c, const char *target, ps_status want, const char *text)
 {
-    ps__http_response r = {0, NULL, 0, 0};
+    ps__http_response r = {0};
     ps_status st = get(c, target, &r);
     if (st != want)
         fail_msg("GET %s returned %s, want %s (%s)", target, ps_status_name(st),
@@ -206,16 +207,17 @@ static void test_urls(void **state)
     c = client_for("http://example.org", 0, "Authorization: Bearer x");
     assert_string_equal(ps__http_client_origin(c), "example.org:80");
     ps__http_client_free(c);
-    const char *bad[] = {"https://x",       "http://",      "http://:80",    "http://h:0",
+    const char *bad[] = {"https:/x",        "http://",      "http://:80",    "http://h:0",
                          "http://h:99999",  "http://h:12a", "http://h:",     "http://[::1",
                          "http://[::1]x",   "http://u@h:1", "http://h/a b",  "http://h?x=1",
                          "http://h/p#frag", "ftp://h",      "http://h\r\n:1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         c = NULL;
-        PS_ASSERT_STATUS(ps__http_client_new(bad[i], 0, NULL, 4, &c), PS_EINVAL);
+        PS_ASSERT_STATUS(ps__http_client_new(bad[i], NULL, &c), PS_EINVAL);
         assert_null(c);
     }
-    PS_ASSERT_STATUS(ps__http_client_new("http://h:1", 0, "X: a\r\nY: b", 4, &c), PS_EINVAL);
+    ps__http_options two_lines = {.auth_header = "X: a\r\nY: b"};
+    PS_ASSERT_STATUS(ps__http_client_new("http://h:1", &two_lines, &c), PS_EINVAL);
     c = client(0);
     ps__http_response r;
     PS_ASSERT_STATUS(ps__http_request(c, "GET", "no-slash", NULL, 0, &r), PS_EINVAL);
@@ -542,7 +544,7 @@ static void test_body_allocation_failure(void **state)
     ps__http_client *c = client(5000);
     ps_allocator a = {PS_ALLOCATOR_VERSION, NULL, small_malloc, small_realloc, small_free};
     PS_ASSERT_OK(ps_set_allocator(&a));
-    ps__http_response r = {0, NULL, 0, 0};
+    ps__http_response r = {0};
     ps_status st = get(c, "/huge-length", &r);
     PS_ASSERT_OK(ps_set_allocator(NULL));
     assert_int_equal(st, PS_ENOMEM);
@@ -632,6 +634,140 @@ static void test_fork(void **state)
     ps__http_client_free(c);
 }
 
+/* A client of `transport` for the test server; NULL (after PST_SKIP) when
+ * libcurl is needed and missing. */
+static ps__http_client *client_via(ps__http_transport transport, const char *auth)
+{
+    ps__http_client *c = NULL;
+    ps__http_options o = {.auth_header = auth, .pool_max = 4, .transport = transport};
+    ps_status st = ps__http_client_new(base, &o, &c);
+    if (st == PS_EUNAVAILABLE)
+        return NULL;
+    PS_ASSERT_OK(st);
+    return c;
+}
+
+/* Request targets, per-request header lines, the response's Content-Type,
+ * POST bodies and HEAD: the same through both transports. */
+static void check_requests(ps__http_client *c)
+{
+    char *t = NULL;
+    PS_ASSERT_OK(ps__http_target(&t, "/headers", "key", "a b&c=d/%\xc3\xa9", "skipped",
+                                 (const char *)NULL, "endpoint", "u-1.x_~", (const char *)NULL));
+    assert_string_equal(t, "/headers?key=a%20b%26c%3Dd%2F%25%C3%A9&endpoint=u-1.x_~");
+    ps__http_response r;
+    PS_ASSERT_OK(
+        ps__http_request_hdr(c, "GET", t, "X-One: 1\r\nX-Two: two words\r\n", NULL, 0, &r));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/plain; charset=x");
+    char want[512];
+    snprintf(want, sizeof want,
+             "method=GET one=1 two=two words auth=Bearer x type=- fwd=- target=%s body=0", t);
+    assert_int_equal(r.len, strlen(want));
+    assert_memory_equal(r.body, want, r.len);
+    ps__http_body_release(r.body, r.cap);
+    /* the extra lines are for that request only */
+    PS_ASSERT_OK(ps__http_request(c, "POST", "/headers", "hello", 5, &r));
+    const char *post = "method=POST one=- two=- auth=Bearer x type=application/octet-stream fwd=- "
+                       "target=/headers body=5";
+    assert_int_equal(r.len, strlen(post));
+    assert_memory_equal(r.body, post, r.len);
+    ps__http_body_release(r.body, r.cap);
+    PS_ASSERT_OK(ps__http_request(c, "HEAD", "/cl?n=1000", NULL, 0, &r));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    assert_null(r.body);
+    ps_free(t);
+    const char *bad[] = {"X-One: 1",     "Bad Name: x\r\n", "X: a\rb\r\n",
+                         "X: a\r\n\r\n", ": v\r\n",         "X: a\nY: b\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        PS_ASSERT_STATUS(ps__http_request_hdr(c, "GET", "/headers", bad[i], NULL, 0, &r),
+                         PS_EINVAL);
+    PS_ASSERT_STATUS(ps__http_target(NULL, "/", (const char *)NULL), PS_EINVAL);
+}
+
+static void test_requests_builtin(void **state)
+{
+    (void)state;
+    ps__http_client *c = client_via(PS__HTTP_AUTO, "Authorization: Bearer x");
+    check_requests(c);
+    ps__http_client_free(c);
+}
+
+/* The libcurl transport (last tests: they load libcurl into the process). */
+static void test_requests_curl(void **state)
+{
+    (void)state;
+    ps__http_client *c = client_via(PS__HTTP_CURL, "Authorization: Bearer x");
+    if (c == NULL)
+        PST_SKIP("libcurl.so.4 cannot be loaded");
+    check_requests(c);
+    /* pooled handles keep their connection */
+    int a, ra, b, rb;
+    whoami(c, "/whoami", &a, &ra);
+    whoami(c, "/whoami", &b, &rb);
+    assert_int_equal(b, a);
+    assert_int_equal(rb, ra + 1);
+    /* errors: a refused connection, a timeout */
+    ps__http_client_free(c);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", pst_free_port());
+    ps__http_options o = {.transport = PS__HTTP_CURL, .timeout_ms = 300};
+    PS_ASSERT_OK(ps__http_client_new(url, &o, &c));
+    ps__http_response r;
+    PS_ASSERT_STATUS(ps__http_request(c, "GET", "/", NULL, 0, &r), PS_ECONN);
+    assert_non_null(strstr(ps_last_error(), ps__http_client_origin(c)));
+    ps__http_client_free(c);
+    PS_ASSERT_OK(ps__http_client_new(base, &o, &c));
+    PS_ASSERT_STATUS(ps__http_request(c, "GET", "/stall?s=3", NULL, 0, &r), PS_ETIMEDOUT);
+    ps__http_client_free(c);
+    /* https:// URLs take libcurl without being asked; port 443 by default */
+    PS_ASSERT_OK(ps__http_client_new("https://example.org/p/", NULL, &c));
+    assert_string_equal(ps__http_client_origin(c), "example.org:443");
+    ps__http_client_free(c);
+}
+
+/* fork() with a pooled libcurl handle: the child never uses the parent's
+ * handle (its connection is the parent's), the parent's stays usable. */
+static void test_fork_curl(void **state)
+{
+    (void)state;
+    ps__http_client *c = client_via(PS__HTTP_CURL, NULL);
+    if (c == NULL)
+        PST_SKIP("libcurl.so.4 cannot be loaded");
+    int a, ra;
+    whoami(c, "/whoami", &a, &ra);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ps__http_response r;
+        int code = 0;
+        for (int i = 0; i < 3 && code == 0; i++) {
+            if (get(c, "/whoami", &r) != PS_OK || r.status != 200)
+                code = 1;
+            int conn = 0, req = 0;
+            char text[128];
+            snprintf(text, sizeof text, "%.*s", (int)r.len, (const char *)r.body);
+            ps_free(r.body);
+            if (code == 0 &&
+                (sscanf(text, "conn=%d req=%d", &conn, &req) != 2 || conn == a || req != i + 1))
+                code = 2;
+        }
+        ps__http_client_free(c);
+        _exit(code);
+    }
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst));
+    assert_int_equal(WEXITSTATUS(wst), 0);
+    int b, rb;
+    whoami(c, "/whoami", &b, &rb);
+    assert_int_equal(b, a);
+    assert_int_equal(rb, ra + 1);
+    ps__http_client_free(c);
+}
+
 static bool libcurl_loaded(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -717,7 +853,10 @@ int main(void)
         cmocka_unit_test(test_spare_buffer),
         cmocka_unit_test(test_spare_freed_on_allocator_change),
         cmocka_unit_test(test_fork),
+        cmocka_unit_test(test_requests_builtin),
         cmocka_unit_test(test_connector_forced_curl),
+        cmocka_unit_test(test_requests_curl),
+        cmocka_unit_test(test_fork_curl),
     };
     const char *filter = getenv("PS_TEST_FILTER");
     if (filter != NULL && *filter != '\0')

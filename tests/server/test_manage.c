@@ -217,6 +217,19 @@ static void test_lifecycle(void **state)
     ASSERT_OUT("Evicted object from endpoint.");
     assert_int_equal(cli("test ep1 get %s", key), 0);
     ASSERT_OUT("Object does not exist.");
+    /* Keys the CLI must escape: stored under "a b&c=d/%" by hand, then read,
+     * checked and evicted by the CLI. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/set?key=a%%20b%%26c%%3Dd%%2F%%25", port);
+    assert_int_equal(ept_http("POST", url, "US\nspaced", 9, 0, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    ept_reply_free(&r);
+    assert_int_equal(cli("test ep1 get 'a b&c=d/%%'"), 0);
+    ASSERT_OUT("INFO: Result: spaced");
+    assert_int_equal(cli("test ep1 exists 'a b&c=d/%%'"), 0);
+    ASSERT_OUT("Object exists: True");
+    assert_int_equal(cli("test ep1 evict 'a b&c=d/%%'"), 0);
+    assert_int_equal(cli("test ep1 exists 'a b&c=d/%%'"), 0);
+    ASSERT_OUT("Object exists: False");
     assert_int_equal(cli("test nope get %s", key), 1);
     ASSERT_OUT("An endpoint named nope does not exist.");
 
