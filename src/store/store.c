@@ -438,11 +438,13 @@ static ps_status ps__write_check(ps_store *s, ps__write_kind kind, size_t n, con
  * views the connector gets), call the connector once (put: keys[0] out;
  * put_batch: keys[0..n) out; set: `key` in), record the metrics of `kind`.
  * Frees what `enc` holds. A single put or set passes arrays of one on the
- * stack: no allocation beyond the encoded buffer.
+ * stack: no allocation beyond the encoded buffer. Inlined into each caller,
+ * so that `kind` and `n` are constants there (a put costs what it did before
+ * the three writes shared this path).
  */
-static ps_status ps__write(ps_store *s, ps__write_kind kind, size_t n, const ps_iov *items,
-                           ps_bytes *enc, ps_iov *iov, const ps_put_options *opts,
-                           const ps_key *key, ps_key **keys)
+static inline __attribute__((always_inline)) ps_status
+ps__write(ps_store *s, ps__write_kind kind, size_t n, const ps_iov *items, ps_bytes *enc,
+          ps_iov *iov, const ps_put_options *opts, const ps_key *key, ps_key **keys)
 {
     const ps__write_op *op = &ps__write_ops[kind];
     uint64_t t0 = ps__t0(s);
