@@ -1,6 +1,15 @@
 /*
- * Internals of the shm connector (src/connectors/shm.c, shm/arena.c).
- * Not installed. The design is written down in docs/connectors-shm.md.
+ * Internals of the shm connector shared by its files. Not installed.
+ *
+ *   arena.c    the shared index file: header, robust mutex, index, heap, repair
+ *   shm.c      options, open/close/config, the retry on a removed store, the
+ *              ps_connector_ops table and the typed open
+ *   ops.c      keys, limits, put/set of small objects, get/exists/evict
+ *   segment.c  large objects in their own segments, the spare segment, reads
+ *   admin.c    store directories (names, paths, gc, removal) and
+ *              ps_shm_remove / ps_shm_gc / ps_shm_list
+ *
+ * The design is written down in docs/connectors-shm.md.
  */
 #ifndef PS_SHM_INTERNAL_H
 #define PS_SHM_INTERNAL_H
@@ -12,6 +21,7 @@
 
 #include "core/internal.h"
 #include "proxystore/connectors/shm.h"
+#include "proxystore/sys/connector.h"
 
 /* ---- the arena file (<dir>/proxystore-shm.<name>/index) -------------------- */
 
@@ -124,6 +134,82 @@ void *ps__shm_heap_data(ps__shm_hdr *h, uint64_t off, uint64_t size);
 /* Rebuild the index, the heap's free lists and the counters (mutex held). */
 void ps__shm_repair(ps__shm_hdr *h);
 
-/* UUID text <-> 16 bytes. */
+/* ---- an instance (shm.c) --------------------------------------------------- */
+
+#define PS__SHM_RETRIES 8        /* reattaches of one operation; removal attempts */
+#define PS__SHM_SPARE   ".spare" /* the store's spare segment (segment.c) */
+
+typedef struct ps__shm {
+    char name[PS_SHM_NAME_MAX + 1];
+    char what[PS_SHM_NAME_MAX + 32]; /* "shm store NAME", for messages */
+    char *dir;                       /* base directory (tmpfs) */
+    char *sdir;                      /* <dir>/proxystore-shm.<name> */
+    uint64_t max_bytes;              /* 0: no limit */
+    uint64_t max_objects;
+    bool copy_on_get;
+    bool clear;
+    pthread_rwlock_t maplock; /* shared by operations, exclusive to reattach */
+    ps__shm_arena arena;
+} ps__shm;
+
+typedef ps_status (*ps__shm_fn)(ps__shm *s, void *arg);
+
+/* Run `fn` with the arena mapped (map lock shared); reattach and retry while
+ * it reports PS__SHM_STALE. */
+ps_status ps__shm_run(ps__shm *s, ps__shm_fn fn, void *arg);
+
+/* ---- the operations (ops.c), for the ops table in shm.c -------------------- */
+
+ps_status ps__shm_new_key(void *priv, ps_key **key);
+ps_status ps__shm_put(void *priv, const void *data, size_t len, const ps_put_options *opts,
+                      ps_key **key);
+ps_status ps__shm_set(void *priv, const ps_key *key, const void *data, size_t len);
+ps_status ps__shm_get(void *priv, const ps_key *key, ps_bytes *out);
+ps_status ps__shm_exists(void *priv, const ps_key *key, bool *exists);
+ps_status ps__shm_evict(void *priv, const ps_key *key);
+
+/* Limits for storing `len` bytes under `id` (mutex held): PS_ENOSPC when the
+ * object or byte limit or the index would be exceeded. */
+ps_status ps__shm_check_limits(ps__shm *s, const uint8_t id[16], size_t len);
+
+/* What a put stores: `len` bytes of `data` under `id` (`uuid` its text). */
+typedef struct ps__shm_put_arg {
+    const uint8_t *id;
+    const char *uuid;
+    const void *data;
+    size_t len;
+} ps__shm_put_arg;
+
+/* ---- large objects (segment.c) --------------------------------------------- */
+
+/* A large object (a ps__shm_fn taking a ps__shm_put_arg): written to a
+ * temporary segment, renamed into place and published under the mutex. */
+ps_status ps__shm_put_large_fn(ps__shm *s, void *varg);
+/* Under the arena mutex, with the slot of a segment just removed: keep the
+ * file as the store's spare when nobody maps it, else unlink it (0 or -1 with
+ * errno). */
+int ps__shm_retire_segment(ps__shm *s, const char *path, uint64_t size);
+/* Map (or copy) the segment of object `uuid` into `out`. PS_NOT_FOUND when it
+ * is gone (evicted since the lookup). */
+ps_status ps__shm_read_segment(ps__shm *s, const char *uuid, ps_bytes *out);
+
+/* ---- store directories (admin.c) ------------------------------------------- */
+
+/* A valid store name: [A-Za-z0-9._-]{1,PS_SHM_NAME_MAX}, not "." or "..". */
+bool ps__shm_name_ok(const char *name);
+/* Check `dir` (absolute, not too long; NULL: the default) and copy it without
+ * trailing slashes into `*out` (new). PS_EINVAL, PS_ENOMEM. */
+ps_status ps__shm_dir_norm(const char *dir, char **out);
+/* The store directory <dir>/proxystore-shm.<name> (new), or NULL when out of
+ * memory. */
+char *ps__shm_store_dir(const char *dir, const char *name);
+/* Remove temporary segments of dead writers and, when `orphans` (arena mutex
+ * taken here), the spare and the segments the index does not name; `a` may
+ * be NULL when not `orphans`. `*removed` counts. */
+ps_status ps__shm_gc_dir(ps__shm_arena *a, const char *sdir, const char *what, bool orphans,
+                         size_t *removed);
+/* Remove the store of `s` (its arena mapped): mark the arena dead, move the
+ * directory away and remove it. PS__SHM_STALE when it was already removed. */
+ps_status ps__shm_remove_store(ps__shm *s);
 
 #endif
