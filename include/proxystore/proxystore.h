@@ -72,9 +72,10 @@
  *   pointer may be NULL for the defaults where the function says so.
  *   Three small value structs never grow, and have no version: ps_bytes (a
  *   buffer and how to release it), ps_iov (a slice) and ps_multi_tag_list
- *   (a slice of tags); the first two are passed in caller arrays. ps_multi_entry is read through
- * ps_multi_options, whose version covers it. Tables of functions the caller provides (ps_allocator,
- *   ps_codec, ps_connector_ops) have no init function: set their version to
+ *   (a slice of tags); the first two are passed in caller arrays.
+ *   ps_multi_entry is read through ps_multi_options, whose version covers
+ *   it. Tables of functions the caller provides (ps_allocator, ps_codec,
+ *   ps_connector_ops) have no init function: set their version to
  *   PS_ALLOCATOR_VERSION, PS_CODEC_VERSION or PS_CONNECTOR_OPS_VERSION.
  *   Typed connector opens all have the shape
  *     ps_status ps_<kind>_connector_open(const ps_<kind>_options *opts,
