@@ -478,10 +478,12 @@ void ps_key_free(ps_key *key)
     if (key == NULL)
         return;
     ps_key *inner = key->inner;
-    ps_key_free(key->parsed);
+    if (key->parsed) /* tested here: a put frees keys on its hot path */
+        ps_key_free(key->parsed);
     if (!key->embedded) /* else it lives in inner's block */
         ps_free(key);
-    ps_key_free(inner);
+    if (inner)
+        ps_key_free(inner);
 }
 
 void ps_key_free_array(ps_key **keys, size_t n)
